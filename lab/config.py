@@ -1,0 +1,256 @@
+"""Config: every control of the lab as one frozen, validated dataclass."""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import re
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+ARCHS = ("mlp", "cnn")
+ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "gelu", "selu")
+INITS = (
+    "zeros", "normal", "uniform", "xavier_normal", "xavier_uniform",
+    "kaiming_normal", "kaiming_uniform", "lecun_normal", "orthogonal",
+)
+BATCHNORMS = ("none", "before", "after")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+SCHEDULES = ("constant", "step", "cosine")
+CLIPS = ("none", "norm", "value")
+SYNTHETIC_DATASETS = ("spirals", "moons", "circles", "xor")
+IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
+DATASETS = SYNTHETIC_DATASETS + IMAGE_DATASETS
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+# field -> allowed strings, or (low, high, low_inclusive, high_inclusive) for numbers
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "arch": ARCHS, "activation": ACTIVATIONS, "init": INITS, "batchnorm": BATCHNORMS,
+    "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "clip": CLIPS,
+    "dataset": DATASETS, "device": DEVICES,
+}
+_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "depth": (1, 100, True, True),
+    "width": (4, 1024, True, True),
+    "init_gain": (0.0, 100.0, False, True),
+    "dropout": (0.0, 1.0, True, False),
+    "lr": (0.0, 100.0, False, True),
+    "weight_decay": (0.0, 10.0, True, True),
+    "batch_size": (1, 4096, True, True),
+    "steps": (1, 20000, True, True),
+    "clip_threshold": (0.0, 1e6, False, True),
+    "early_stopping": (0, 1000, True, True),
+    "noise": (0.0, 5.0, True, True),
+    "n_samples": (20, 70000, True, True),
+    "seed": (0, 2**31 - 1, True, True),
+}
+_INT_RE = re.compile(r"[+-]?\d{1,12}")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class Config:
+    """One lab scenario: model, initialization, regularization, optimization and data."""
+
+    # --- model
+    arch: str = "mlp"  # "mlp", or "cnn" (image datasets only)
+    depth: int = 10  # number of hidden layers, layer 1 nearest the input
+    width: int = 64  # units (mlp) or channels (cnn) per hidden layer
+    activation: str = "relu"  # nonlinearity after each hidden layer
+    residual: bool = False  # identity skip around each hidden block after the first
+    # --- initialization
+    init: str = "kaiming_normal"  # weight scheme (torch.nn.init); biases start at zero
+    init_gain: float = 1.0  # multiplier on the scheme; for "normal"/"uniform" the std / half-width
+    # --- regularization
+    batchnorm: str = "none"  # BatchNorm "before" or "after" each hidden activation, or "none"
+    dropout: float = 0.0  # drop probability after each hidden activation
+    # --- optimization
+    optimizer: str = "adam"  # "sgd", "momentum" (0.9) or "adam"
+    lr: float = 0.003  # learning rate
+    lr_schedule: str = "constant"  # "constant", "step" (x0.1 at 50% and 75%) or "cosine"
+    weight_decay: float = 0.0  # L2 penalty coefficient passed to the optimizer
+    batch_size: int = 128  # examples per step (capped at the training-set size)
+    steps: int = 300  # optimizer steps
+    clip: str = "none"  # gradient clipping: "none", "norm" (global L2) or "value"
+    clip_threshold: float = 1.0  # max global norm, or max |g| per entry
+    early_stopping: int = 0  # patience in evaluations without val-loss improvement; 0 = off
+    # --- data
+    dataset: str = "spirals"  # "spirals", "moons", "circles", "xor", "digits", "mnist", ...
+    standardize: bool = True  # scale inputs to zero mean, unit std (training statistics)
+    noise: float = 0.1  # label-preserving input noise of the synthetic 2-D datasets
+    n_samples: int = 1500  # examples drawn (synthetic) or kept (image datasets)
+    seed: int = 0  # seeds data, initialization, batches and dropout
+    # --- where
+    device: str = "auto"  # "auto" = cuda, else mps, else cpu; or a device by name
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            object.__setattr__(self, f.name, _check_field(f.name, f.type, getattr(self, f.name)))
+        _check_combination(self)
+
+    def replace(self, **changes: Any) -> Config:
+        """Return a copy with `changes` applied and validated."""
+        unknown = sorted(set(changes) - FIELD_NAMES)
+        if unknown:
+            raise ValueError(_unknown_message(unknown))
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return every field as a JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        """Build a Config from a dict; unknown keys or bad values raise ValueError."""
+        if not isinstance(data, dict):
+            raise ValueError(f"config must be a dict of field -> value, got {type(data).__name__}")
+        unknown = sorted(str(k) for k in set(data) - FIELD_NAMES)
+        if unknown:
+            raise ValueError(_unknown_message(unknown))
+        return cls(**data)
+
+    def to_json(self) -> str:
+        """Return the config as an indented JSON string."""
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        """Parse a JSON object of fields (as written by to_json)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"config JSON is not valid JSON: {e}") from None
+        return cls.from_dict(data)
+
+    def to_query(self) -> str:
+        """Return a URL query string holding the fields that differ from the defaults."""
+        default = Config()
+        items = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value != getattr(default, f.name):
+                items.append((f.name, _query_value(value)))
+        return urlencode(items)
+
+    @classmethod
+    def from_query(cls, query: str) -> Config:
+        """Parse a URL query string ("depth=20&activation=tanh"); never evaluates anything."""
+        if not isinstance(query, str):
+            raise ValueError(f"query must be a string, got {type(query).__name__}")
+        query = query.lstrip("?")
+        if len(query) > 4096:
+            raise ValueError(f"query is {len(query)} characters long; at most 4096 are allowed")
+        changes: dict[str, Any] = {}
+        for key, text in parse_qsl(query, keep_blank_values=True):
+            if key not in FIELD_NAMES:
+                raise ValueError(_unknown_message([key]))
+            if key in changes:
+                raise ValueError(f"{key} is given twice in the query; give each field once")
+            changes[key] = _parse_text(key, _FIELD_TYPES[key], text)
+        return cls(**changes)
+
+
+FIELD_NAMES = frozenset(f.name for f in fields(Config))
+_FIELD_TYPES = {f.name: f.type for f in fields(Config)}
+
+
+def _unknown_message(names: list[str]) -> str:
+    shown = ", ".join(repr(n[:40]) for n in names[:5])
+    return f"unknown config field(s) {shown}; known fields: {', '.join(sorted(FIELD_NAMES))}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_field(name: str, kind: str, value: Any) -> Any:
+    """Return `value` coerced to the field's type, or raise ValueError naming field and rule."""
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}={_short(value)}: must be true or false")
+        return value
+    if kind == "str":
+        allowed = _CHOICES[name]
+        if not isinstance(value, str) or value not in allowed:
+            raise ValueError(f"{name}={_short(value)}: must be one of {', '.join(allowed)}")
+        return value
+    low, high, low_in, high_in = _RANGES[name]
+    rule = f"{'[' if low_in else '('}{_num(low)}, {_num(high)}{']' if high_in else ')'}"
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"{name}={_short(value)}: must be an integer in {rule}")
+        value = int(value)
+    else:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"{name}={_short(value)}: must be a number in {rule}")
+        try:
+            value = float(value)
+        except OverflowError:  # an int beyond float range
+            value = math.inf
+        if not math.isfinite(value):
+            raise ValueError(f"{name}={_short(value)}: must be a finite number in {rule}")
+    ok_low = value >= low if low_in else value > low
+    ok_high = value <= high if high_in else value < high
+    if not (ok_low and ok_high):
+        raise ValueError(f"{name}={_short(value)}: must be in {rule}")
+    return value
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def _check_combination(cfg: Config) -> None:
+    """Rules that involve more than one field."""
+    if cfg.arch == "cnn" and cfg.dataset not in IMAGE_DATASETS:
+        raise ValueError(
+            f"arch='cnn' needs an image dataset ({', '.join(IMAGE_DATASETS)}), "
+            f"not dataset={cfg.dataset!r}"
+        )
+    if cfg.batchnorm != "none" and cfg.batch_size < 2:
+        raise ValueError(
+            f"batch_size={cfg.batch_size}: BatchNorm needs at least 2 examples per batch "
+            f"(batchnorm={cfg.batchnorm!r})"
+        )
+    if cfg.dataset in ("mnist", "fashion_mnist"):
+        from lab.data import missing_files  # deferred: data imports torch
+
+        missing = missing_files(cfg.dataset)
+        if missing:
+            raise ValueError(f"dataset={cfg.dataset!r}: {missing}")
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _parse_text(name: str, kind: str, text: str) -> Any:
+    """Turn one query-string value into the field's type without evaluating it."""
+    shown = _short(text)
+    if kind == "bool":
+        low = text.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError(f"{name}={shown}: must be true or false")
+    if kind == "str":
+        return text
+    if kind == "int":
+        text = text.strip()
+        if not _INT_RE.fullmatch(text):
+            return _check_field(name, kind, text)  # raises with the allowed range
+        return int(text)
+    try:
+        value = float(text) if len(text) <= 40 else math.nan
+    except ValueError:
+        return _check_field(name, kind, text)  # raises: a string is not a number
+    return _check_field(name, kind, value)

@@ -1,0 +1,194 @@
+"""Datasets: seeded synthetic 2-D sets, scikit-learn's digits, and MNIST IDX files from a folder."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lab.config import IMAGE_DATASETS, Config
+
+VAL_FRACTION = 0.2
+# file stem -> what it holds; each may be raw or .gz
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+# alternative sub-folders people already have (torchvision's layout)
+_FOLDERS = {"mnist": ("mnist", "MNIST/raw"), "fashion_mnist": ("fashion_mnist", "FashionMNIST/raw")}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A classification dataset split into train and validation tensors (CPU)."""
+
+    name: str
+    x_train: torch.Tensor  # (n_train, n_features) float32
+    y_train: torch.Tensor  # (n_train,) int64
+    x_val: torch.Tensor  # (n_val, n_features) float32
+    y_val: torch.Tensor  # (n_val,) int64
+    n_classes: int
+    image_shape: tuple[int, int] | None  # (H, W) for image datasets, else None
+
+    @property
+    def n_features(self) -> int:
+        """Number of input features per example."""
+        return int(self.x_train.shape[1])
+
+
+def load(cfg: Config) -> Dataset:
+    """Return the dataset `cfg` names, split and (if asked) standardized with train statistics."""
+    where = str(data_dir()) if cfg.dataset in _FOLDERS else ""  # new folder, new cache entry
+    return _load(cfg.dataset, cfg.n_samples, cfg.noise, cfg.seed, cfg.standardize, where)
+
+
+@functools.lru_cache(maxsize=16)
+def _load(name: str, n_samples: int, noise: float, seed: int, standardize: bool,
+          where: str) -> Dataset:
+    rng = np.random.default_rng(seed)
+    image_shape = None
+    if name in IMAGE_DATASETS:
+        x, y, image_shape = _images(name)
+        keep = rng.permutation(len(x))[: min(n_samples, len(x))]
+        x, y = x[keep], y[keep]
+    else:
+        x, y = _synthetic(name, n_samples, noise, rng)
+    order = rng.permutation(len(x))
+    n_val = max(1, int(round(VAL_FRACTION * len(x))))
+    val, train = order[:n_val], order[n_val:]
+    x_train, x_val = x[train], x[val]
+    if standardize:
+        mean = x_train.mean(axis=0)
+        std = x_train.std(axis=0)
+        std[std < 1e-8] = 1.0  # constant pixels (digit corners) stay as they are
+        x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
+    return Dataset(
+        name=name,
+        x_train=torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32)),
+        y_train=torch.from_numpy(y[train].astype(np.int64)),
+        x_val=torch.from_numpy(np.ascontiguousarray(x_val, dtype=np.float32)),
+        y_val=torch.from_numpy(y[val].astype(np.int64)),
+        n_classes=int(y.max()) + 1,
+        image_shape=image_shape,
+    )
+
+
+def _synthetic(name: str, n: int, noise: float, rng: np.random.Generator):
+    """Return (x, y) for a 2-D toy set; `noise` is the std of Gaussian jitter."""
+    if name == "spirals":  # three interleaved arms (cs231n)
+        k = 3
+        per = np.full(k, n // k)
+        per[: n % k] += 1
+        xs, ys = [], []
+        for c in range(k):
+            r = np.linspace(0.0, 1.0, per[c])
+            t = np.linspace(c * 4.0, (c + 1) * 4.0, per[c]) + rng.normal(0, 1, per[c]) * noise * 2
+            xs.append(np.column_stack([r * np.sin(t), r * np.cos(t)]))
+            ys.append(np.full(per[c], c))
+        return np.concatenate(xs), np.concatenate(ys)
+    if name == "moons":
+        from sklearn.datasets import make_moons
+
+        return make_moons(n, noise=noise, random_state=_sk_seed(rng))
+    if name == "circles":
+        from sklearn.datasets import make_circles
+
+        return make_circles(n, noise=noise, factor=0.5, random_state=_sk_seed(rng))
+    if name == "xor":
+        x = rng.uniform(-1.0, 1.0, size=(n, 2))
+        y = (x[:, 0] * x[:, 1] > 0).astype(np.int64)
+        return x + rng.normal(0.0, noise, size=x.shape), y
+    raise ValueError(f"dataset={name!r}: unknown")
+
+
+def _sk_seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, 2**31 - 1))
+
+
+def _images(name: str):
+    """Return (x flattened float, y, (H, W)) for an image dataset."""
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()  # ships with scikit-learn: 1797 8x8 images, values 0..16
+        return bunch.data.astype(np.float64), bunch.target, (8, 8)
+    folder = data_folder(name)
+    images = read_idx(_find(folder, IDX_FILES[0]))
+    labels = read_idx(_find(folder, IDX_FILES[1]))
+    if len(images) != len(labels):
+        raise ValueError(f"{name}: {len(images)} images but {len(labels)} labels in {folder}")
+    if images.ndim != 3:
+        raise ValueError(f"{name}: {folder} holds images of shape {images.shape}; "
+                         "expected (count, height, width)")
+    h, w = images.shape[1:]
+    return images.reshape(len(images), -1).astype(np.float64) / 255.0, labels, (h, w)
+
+
+def data_dir() -> Path | None:
+    """The folder named by LAB_DATA_DIR, or None if unset."""
+    value = os.environ.get("LAB_DATA_DIR", "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def data_folder(name: str) -> Path:
+    """The folder holding `name`'s IDX files (first layout that has them)."""
+    root = data_dir()
+    if root is None:
+        raise FileNotFoundError(missing_files(name))
+    for sub in _FOLDERS[name]:
+        if all(_find(root / sub, stem, strict=False) for stem in IDX_FILES):
+            return root / sub
+    raise FileNotFoundError(missing_files(name))
+
+
+def missing_files(name: str) -> str:
+    """A sentence saying which IDX files are missing for `name` and where to put them, or ''."""
+    root = data_dir()
+    wanted = " and ".join(f"{s}[.gz]" for s in IDX_FILES)
+    if root is None:
+        return (f"{name} is read from files: set LAB_DATA_DIR to a folder and put {wanted} "
+                f"in LAB_DATA_DIR/{name}/")
+    for sub in _FOLDERS[name]:
+        if all(_find(root / sub, stem, strict=False) for stem in IDX_FILES):
+            return ""
+    folder = root / name
+    missing = [s for s in IDX_FILES if not _find(folder, s, strict=False)]
+    return f"{', '.join(missing)} (raw or .gz) not found in {folder}; put the {name} files there"
+
+
+def available_datasets() -> tuple[str, ...]:
+    """Dataset names usable now (MNIST variants only when their files are present)."""
+    from lab.config import DATASETS
+
+    return tuple(d for d in DATASETS if d not in _FOLDERS or not missing_files(d))
+
+
+def _find(folder: Path, stem: str, strict: bool = True) -> Path | None:
+    for candidate in (folder / stem, folder / f"{stem}.gz", folder / stem.replace("-idx", ".idx")):
+        if candidate.is_file():
+            return candidate
+    if strict:
+        raise FileNotFoundError(f"{stem}[.gz] not found in {folder}")
+    return None
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (raw or gzip) into a uint8 array of its stated shape."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        head = f.read(4)
+        if len(head) != 4 or head[:2] != b"\x00\x00" or head[2] != 0x08:
+            raise ValueError(f"{path}: not an unsigned-byte IDX file (magic {head.hex()})")
+        ndim = head[3]
+        dims = f.read(4 * ndim)
+        if len(dims) != 4 * ndim:
+            raise ValueError(f"{path}: IDX header is cut short ({len(dims)} of {4 * ndim} bytes)")
+        shape = struct.unpack(f">{ndim}I", dims)
+        body = f.read()
+    count = int(np.prod(shape))
+    if len(body) != count:
+        raise ValueError(f"{path}: header says {count} bytes of data, file has {len(body)}")
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape)

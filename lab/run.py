@@ -1,0 +1,105 @@
+"""Run: the numpy record of one training (or one inspection at step 0)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lab.config import Config
+
+# per-layer arrays: shape (len(recorded_steps), depth), column l-1 = hidden layer l
+LAYER_FIELDS = (
+    "act_mean", "act_std", "act_saturated", "act_dead",
+    "act_grad_std", "grad_norm", "grad_rms", "update_ratio",
+)
+
+
+@dataclass
+class Histograms:
+    """Activation and gradient histograms per hidden layer at snapshot steps, fixed bin edges."""
+
+    steps: np.ndarray  # (S,) step numbers
+    act_edges: np.ndarray  # (bins + 1,) activation values; outliers counted in the end bins
+    act: np.ndarray  # (S, depth, bins) fraction of values per bin
+    grad_edges: np.ndarray  # (bins + 1,) log10 |dL/da|; outliers counted in the end bins
+    grad: np.ndarray  # (S, depth, bins) fraction of values per bin
+
+
+@dataclass
+class Run:
+    """Everything one training recorded; every view reads only this."""
+
+    config: Config
+    device: str
+    recorded_steps: np.ndarray  # (R,) step number of each per-layer row; row 0 = step 0
+    act_mean: np.ndarray  # (R, depth) mean of each hidden activation output
+    act_std: np.ndarray  # (R, depth) std of each hidden activation output
+    act_saturated: np.ndarray  # (R, depth) fraction near the bounds (sigmoid/tanh), else NaN
+    act_dead: np.ndarray  # (R, depth) fraction of units <= 0 on the whole batch (relu family)
+    act_grad_std: np.ndarray  # (R, depth) std of dL/d(activation output)
+    grad_norm: np.ndarray  # (R, depth) L2 norm of dL/dW before clipping
+    grad_rms: np.ndarray  # (R, depth) grad_norm / sqrt(numel(W))
+    update_ratio: np.ndarray  # (R, depth) log10(std(applied update) / std(W)); NaN if no update
+    hist: Histograms
+    loss: np.ndarray  # (T,) train loss at steps 0..T-1
+    lr: np.ndarray  # (T,) learning rate used at each step
+    global_grad_norm: np.ndarray  # (T,) global L2 gradient norm before clipping
+    global_grad_norm_clipped: np.ndarray  # (T,) global norm of the gradient applied
+    clipped: np.ndarray  # (T,) bool: clipping changed the gradient at this step
+    val_steps: np.ndarray  # (E,) steps at which validation ran
+    val_loss: np.ndarray  # (E,)
+    val_acc: np.ndarray  # (E,)
+    diverged_at: int | None = None  # first step with a non-finite loss or gradient
+    stopped_early_at: int | None = None  # step at which early stopping ended training
+    cancelled: bool = False  # cancel() ended the training
+    finished: bool = False  # the record is complete (not a partial frame)
+    seconds: float = 0.0  # wall time so far
+    model_state: dict | None = None  # final weights (CPU state_dict); only on the finished Run
+    extra: dict = field(default_factory=dict)  # room for views' derived data
+
+    @property
+    def depth(self) -> int:
+        """Number of hidden layers."""
+        return int(self.act_std.shape[1])
+
+    @property
+    def steps_done(self) -> int:
+        """Number of steps whose loss is recorded."""
+        return int(len(self.loss))
+
+    @property
+    def clipped_fraction(self) -> float:
+        """Fraction of steps at which clipping acted."""
+        return float(self.clipped.mean()) if len(self.clipped) else 0.0
+
+    def status(self) -> str:
+        """One line: how the run ended (or where it is)."""
+        cfg = self.config
+        if self.diverged_at is not None:
+            return f"diverged at step {self.diverged_at}"
+        if self.stopped_early_at is not None:
+            return f"stopped early at step {self.stopped_early_at}"
+        if self.cancelled:
+            return f"cancelled at step {self.steps_done} of {cfg.steps}"
+        if not self.finished:
+            return f"step {self.steps_done} of {cfg.steps}"
+        return f"finished {self.steps_done} steps"
+
+    def summary(self, timing: bool = True) -> str:
+        """A few lines of plain text: outcome, loss, accuracy, gradient spread over depth.
+
+        With timing=False the machine-dependent device and seconds are left out.
+        """
+        lines = [f"{self.status()} on {self.device} in {self.seconds:.2f} s" if timing
+                 else self.status()]
+        if len(self.loss):
+            lines.append(f"train loss {self.loss[0]:.3f} -> {self.loss[-1]:.3f}")
+        if len(self.val_acc):
+            lines.append(f"validation accuracy {self.val_acc[-1]:.1%} "
+                         f"(loss {self.val_loss[-1]:.3f})")
+        g0 = self.act_grad_std[0]
+        if np.all(np.isfinite(g0)) and g0[-1] > 0 and g0[0] > 0:
+            lines.append(f"at init, layer 1 receives {g0[0] / g0[-1]:.2g}x the activation "
+                         f"gradient of layer {self.depth}")
+        return "\n".join(lines)

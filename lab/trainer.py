@@ -1,0 +1,265 @@
+"""Trainer: train(cfg) and inspect(cfg), instrumented training into device buffers."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from lab import probes
+from lab.config import Config
+from lab.data import Dataset, load
+from lab.models import build_model
+from lab.recorder import Recorder, UpdateTracker
+from lab.run import Run
+
+FRAME_SECONDS = 0.15  # on_frame cadence
+N_EVALS = 20  # validation points per run
+MAX_VAL = 2048  # validation examples evaluated
+CHECK_EVERY = 25  # steps between checks for non-finite values (no per-step host sync)
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for Config.device: "auto" picks cuda, then mps, then cpu."""
+    cuda = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
+        raise ValueError(f"device={name!r}: not available on this machine; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def lr_at(cfg: Config, step: int) -> float:
+    """Learning rate at `step` under cfg.lr_schedule."""
+    if cfg.lr_schedule == "step":
+        return cfg.lr * 0.1 ** ((step >= cfg.steps // 2) + (step >= (3 * cfg.steps) // 4))
+    if cfg.lr_schedule == "cosine":
+        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / cfg.steps))
+    return cfg.lr
+
+
+def make_optimizer(cfg: Config, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """The optimizer Config names (momentum = SGD with momentum 0.9)."""
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    momentum = 0.9 if cfg.optimizer == "momentum" else 0.0
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=momentum,
+                           weight_decay=cfg.weight_decay, foreach=True)
+
+
+class Batches:
+    """Seeded shuffled mini-batches, one epoch permutation at a time (drop-last)."""
+
+    def __init__(self, cfg: Config, n_train: int, device: torch.device):
+        self.size = min(cfg.batch_size, n_train)
+        self.n = n_train
+        self.device = device
+        self.gen = torch.Generator().manual_seed(cfg.seed + 1)
+        self.perm = torch.empty(0, dtype=torch.long)
+        self.pos = 0
+
+    def next(self) -> torch.Tensor:
+        """Indices of the next batch, on the device."""
+        if self.pos + self.size > len(self.perm):
+            self.perm = torch.randperm(self.n, generator=self.gen).to(self.device)
+            self.pos = 0
+        idx = self.perm[self.pos:self.pos + self.size]
+        self.pos += self.size
+        return idx
+
+
+def inspect(cfg: Config) -> Run:
+    """Record step 0 only: one forward/backward at initialization on the first batch, no update."""
+    return _Trainer(cfg).run(steps=1, update=False)
+
+
+def train(cfg: Config, on_frame: Callable[[Run], None] | None = None,
+          cancel: Callable[[], bool] | None = None) -> Run:
+    """Train for cfg.steps steps and return the Run.
+
+    `on_frame(run)` gets a consistent partial Run about every FRAME_SECONDS and the final Run at
+    the end; `cancel()` returning True stops training before the next step and returns the
+    partial Run with cancelled=True. Non-finite loss or gradients end training with
+    `diverged_at` set (no exception).
+    """
+    return _Trainer(cfg).run(steps=cfg.steps, update=True, on_frame=on_frame, cancel=cancel)
+
+
+class _Trainer:
+    """One training's state: data, model, optimizer and recorder on one device."""
+
+    def __init__(self, cfg: Config):
+        self.t0 = time.perf_counter()
+        self.cfg = cfg
+        self.device = resolve_device(cfg.device)
+        self.data: Dataset = load(cfg)
+        self.status: dict = {"diverged_at": None, "stopped_early_at": None, "cancelled": False}
+
+    def run(self, steps: int, update: bool, on_frame=None, cancel=None) -> Run:
+        """Build, train `steps` steps while recording, and return the Run."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.cfg.seed + 2)  # dropout masks
+            if self.device.type == "cuda":
+                torch.cuda.manual_seed(self.cfg.seed + 2)
+            self._setup(steps, update)
+            with probes.probe(self.net) as probe:
+                done = self._loop(probe, steps, update, on_frame, cancel)
+        if self.status["diverged_at"] is None:
+            self.status["diverged_at"] = self.rec.first_nonfinite(self.checked, done)
+        last_t, last_acts, last_grads = self.last
+        if self.status["diverged_at"] is None and last_t >= 0 and last_t not in self.rec.snaps:
+            with torch.no_grad():  # cancelled or stopped early: the last step gets its histogram
+                self.rec.histogram(last_t, last_acts, last_grads)
+        self.last = (-1, [], [])
+        if self.status["diverged_at"] is not None:
+            done = self.status["diverged_at"] + 1  # keep the diverging step: it shows what blew up
+        result = self._frame(done, finished=True)
+        result.model_state = {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()}
+        if on_frame is not None:
+            on_frame(result)
+        return result
+
+    def _setup(self, steps: int, update: bool) -> None:
+        cfg, dev = self.cfg, self.device
+        self.net = net = build_model(cfg, self.data).to(dev)
+        net.train()
+        # mode switches only matter with BN or dropout (and cost ~0.2 ms each)
+        self.mode_matters = cfg.batchnorm != "none" or cfg.dropout > 0
+        self.x_train, self.y_train = self.data.x_train.to(dev), self.data.y_train.to(dev)
+        self.x_val = self.data.x_val[:MAX_VAL].to(dev)
+        self.y_val = self.data.y_val[:MAX_VAL].to(dev)
+        self.params = list(net.parameters())
+        weights = net.hidden_weights()
+        ids = {id(p): i for i, p in enumerate(self.params)}
+        self.w_index = torch.tensor([ids[id(w)] for w in weights], device=dev)
+        self.w_sqrt_numel = torch.tensor([w.numel() ** 0.5 for w in weights], device=dev)
+        self.opt = make_optimizer(cfg, self.params) if update else None
+        self.updates = UpdateTracker(weights)
+        self.rec = Recorder(cfg, dev, steps)
+        self.batches = Batches(cfg, len(self.x_train), dev)
+        self.checked = 0
+        self.last: tuple[int, list, list] = (-1, [], [])  # step, activations, dL/da
+        self.dev_name = _device_name(dev)
+
+    def _frame(self, n_steps: int, finished: bool = False) -> Run:
+        return self.rec.to_run(n_steps, self.dev_name, time.perf_counter() - self.t0,
+                               finished=finished, **self.status)
+
+    def _loop(self, probe, steps: int, update: bool, on_frame, cancel) -> int:
+        """Run the steps; return how many were done."""
+        cfg, rec, status = self.cfg, self.rec, self.status
+        eval_every = max(1, steps // N_EVALS)
+        best, since_best = math.inf, 0
+        last_frame, done = time.perf_counter(), 0
+        for t in range(steps):
+            if cancel is not None and cancel():
+                status["cancelled"] = True
+                break
+            if t % eval_every == 0 or t == steps - 1:
+                val_loss = self._evaluate(probe, t, need_value=bool(cfg.early_stopping and update))
+                if val_loss is not None:
+                    if val_loss < best - 1e-4:
+                        best, since_best = val_loss, 0
+                    else:
+                        since_best += 1
+                        if since_best >= cfg.early_stopping:
+                            status["stopped_early_at"] = t
+                            break
+            self._step(probe, t, steps, update)
+            done = t + 1
+            now = time.perf_counter()
+            frame_due = on_frame is not None and now - last_frame >= FRAME_SECONDS
+            if done - self.checked >= CHECK_EVERY or frame_due:
+                status["diverged_at"] = rec.first_nonfinite(self.checked, done)
+                self.checked = done
+                if status["diverged_at"] is not None:
+                    break
+                if frame_due:
+                    on_frame(self._frame(done))
+                    last_frame = time.perf_counter()
+        return done
+
+    def _step(self, probe, t: int, steps: int, update: bool) -> None:
+        """One forward/backward, recording, clipping and optimizer step."""
+        cfg, rec, params = self.cfg, self.rec, self.params
+        for p in params:  # free last step's gradients first, as zero_grad(set_to_none) does
+            p.grad = None
+        idx = self.batches.next()
+        probe.clear()
+        loss = F.cross_entropy(self.net(self.x_train[idx]), self.y_train[idx])
+        acts = probe.acts
+        # one backward pass yields the parameter gradients and every dL/d(activation)
+        grads = torch.autograd.grad(loss, params + acts)
+        n = len(params)
+        p_grads, a_grads = list(grads[:n]), list(grads[n:])
+        row = rec.row_of.get(t)
+        with torch.no_grad():  # recording never joins the graph
+            norms = torch.stack(torch._foreach_norm(p_grads))  # (n_params,)
+            total = torch.linalg.vector_norm(norms)
+            rec.loss.append(loss.detach())  # 0-d tensors; stacked at frame boundaries only
+            rec.gnorm.append(total)
+            self._clip(p_grads, total, t)
+            if row is not None:
+                rec.layer_row(row, probes.layer_stats(
+                    acts, a_grads, norms[self.w_index], self.w_sqrt_numel, cfg.activation))
+            if t in rec.snaps:
+                rec.histogram(t, acts, a_grads)
+            self.last = (t, [a.detach() for a in acts], a_grads)
+            rec.lr[t] = lr_at(cfg, t)
+            if not update:
+                return
+            for p, g in zip(params, p_grads, strict=True):
+                p.grad = g
+            for group in self.opt.param_groups:
+                group["lr"] = rec.lr[t]
+            if row is not None:
+                self.updates.snapshot()
+            self.opt.step()
+            if row is not None:
+                rec.layer[probes.N_STATS, row] = self.updates.ratio()
+
+    def _clip(self, grads: list[torch.Tensor], total: torch.Tensor, t: int) -> None:
+        """Clip gradients in place and record the applied norm and whether clipping acted."""
+        cfg, rec = self.cfg, self.rec
+        if cfg.clip == "norm":
+            coef = (cfg.clip_threshold / (total + 1e-6)).clamp_(max=1.0)  # as clip_grad_norm_
+            torch._foreach_mul_(grads, coef)
+            rec.applied.append(total * coef)
+            rec.clipped.append(total > cfg.clip_threshold)
+        elif cfg.clip == "value":
+            peak = torch.stack(torch._foreach_norm(grads, float("inf"))).max()
+            torch._foreach_clamp_min_(grads, -cfg.clip_threshold)
+            torch._foreach_clamp_max_(grads, cfg.clip_threshold)
+            rec.applied.append(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
+            rec.clipped.append(peak > cfg.clip_threshold)
+
+    @torch.no_grad()
+    def _evaluate(self, probe, step: int, need_value: bool) -> float | None:
+        """Validation loss and accuracy in eval mode; a host sync only if `need_value`."""
+        net = self.net
+        probe.enabled = False
+        if self.mode_matters:
+            net.eval()
+        try:
+            logits = net(self.x_val)
+            loss = F.cross_entropy(logits, self.y_val)
+            acc = (logits.argmax(dim=1) == self.y_val).float().mean()
+            self.rec.validation(step, torch.stack([loss, acc]))
+        finally:
+            probe.enabled = True
+            if self.mode_matters:
+                net.train()
+        if not need_value:
+            return None
+        value = float(loss)
+        return value if math.isfinite(value) else math.inf
+
+
+def _device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(dev)})"
+    return dev.type

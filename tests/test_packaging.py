@@ -1,0 +1,171 @@
+"""Packaging: pyproject, environment.yml, constraints, Makefile, README and CI agree."""
+
+import importlib.metadata
+import importlib.util
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, as a package
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_ALIASES = {"pytorch-cpu": "torch", "pytorch": "torch"}
+IMPORT_NAMES = {"scikit-learn": "sklearn"}
+
+
+def _norm(name):
+    return re.sub(r"[-_.]+", "-", name.strip().lower())
+
+
+def _pyproject():
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)
+
+
+def _runtime_requirements():
+    return [Requirement(d) for d in _pyproject()["project"]["dependencies"]]
+
+
+def _conda_environment():
+    """(conda name -> version spec text, pip entries) of environment.yml."""
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda, pip = {}, []
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            pip.extend(dep.get("pip", []))
+            continue
+        match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)\s*(.*?)\s*", str(dep))
+        assert match, dep
+        conda[_norm(CONDA_ALIASES.get(_norm(match[1]), match[1]))] = match[2]
+    return conda, pip
+
+
+def _makefile():
+    """(variables, {target: (prerequisites, recipe lines)}) with continuations joined."""
+    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    variables, targets, current = {}, {}, None
+    for line in text.splitlines():
+        if line.startswith("\t"):
+            if current is not None:
+                targets[current][1].append(line.strip())
+            continue
+        current = None
+        var = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)\s*(?:\?=|:=|=)\s*(.*)$", line)
+        rule = re.match(r"^([^\s:#=][^:=]*):(?!=)(.*)$", line)
+        if var:
+            variables[var[1]] = var[2].strip()
+        elif rule:
+            for name in rule[1].split():
+                targets[name] = (rule[2].split(), [])
+                current = name
+    return variables, targets
+
+
+def _expand(text, variables):
+    for _ in range(10):
+        text = re.sub(r"\$\((\w+)\)", lambda m: variables.get(m[1], m[0]), text)
+    return text
+
+
+def _recipe(target):
+    variables, targets = _makefile()
+    assert target in targets, f"no `{target}` target in the Makefile"
+    return [_expand(line, variables) for line in targets[target][1]]
+
+
+# ---------------------------------------------------------------- dependencies
+
+
+def test_environment_yml_names_every_runtime_dependency():
+    conda, pip = _conda_environment()
+    pip_names = {_norm(re.split(r"[<>=!~\[ ;]", p)[0]) for p in pip if not p.startswith("-")}
+    available = set(conda) | pip_names
+    missing = [r.name for r in _runtime_requirements() if _norm(r.name) not in available]
+    assert not missing, f"environment.yml lacks {missing}"
+    assert "-e ." in pip  # the lab itself
+
+
+def test_environment_yml_versions_match_pyproject():
+    conda, _ = _conda_environment()
+    for req in _runtime_requirements():
+        assert SpecifierSet(conda[_norm(req.name)]) == req.specifier, req.name
+    python = conda["python"].lstrip("=")
+    assert Version(python) in SpecifierSet(_pyproject()["project"]["requires-python"])
+
+
+@pytest.mark.parametrize("req", _runtime_requirements(), ids=lambda r: r.name)
+def test_runtime_dependency_is_importable_and_recent_enough(req):
+    module = IMPORT_NAMES.get(_norm(req.name), _norm(req.name).replace("-", "_"))
+    assert importlib.util.find_spec(module) is not None, module
+    installed = Version(importlib.metadata.version(req.name))
+    assert req.specifier.contains(installed, prereleases=True), (req.name, installed)
+
+
+def test_constraints_pin_torch_exactly():
+    lines = [ln.split("#")[0].strip() for ln in (ROOT / "constraints.txt").read_text().splitlines()]
+    pins = {_norm(r.name): r for r in map(Requirement, filter(None, lines))}
+    assert "torch" in pins
+    specs = list(pins["torch"].specifier)
+    assert len(specs) == 1 and specs[0].operator == "==" and specs[0].version == "2.13.0"
+
+
+# ---------------------------------------------------------------- Makefile, README, CI
+
+
+def test_makefile_installs_with_the_constraints():
+    variables, targets = _makefile()
+    installs = [
+        (name, _expand(line, variables))
+        for name, (_, lines) in targets.items()
+        for line in lines
+        if "pip install" in line and " -e " in f" {line} "
+    ]
+    assert installs, "no `pip install -e` line in the Makefile"
+    for name, line in installs:
+        assert re.search(r"(^|\s)-c constraints\.txt(\s|$)", line), line
+        prerequisites = _expand(" ".join(targets[name][0]), variables).split()
+        assert "constraints.txt" in prerequisites  # a new pin reinstalls
+
+
+def test_makefile_demo_serves_the_dashboard_with_voila():
+    recipe = " ".join(_recipe("demo"))
+    voila = re.search(r"(\S*/)?voila\s+(\S+)(.*)", recipe)
+    assert voila, recipe
+    assert voila[2] == "notebooks/dashboard.ipynb"
+    assert re.search(r"--port[= ]8866(\s|$)", voila[3]), recipe
+    assert (ROOT / "notebooks" / "dashboard.ipynb").is_file()
+
+
+def test_makefile_test_runs_ruff_and_pytest():
+    recipe = " ".join(_recipe("test"))
+    assert re.search(r"ruff check .*\btests\b", recipe), recipe
+    assert re.search(r"-m pytest .*\btests\b", recipe), recipe
+
+
+def test_readme_quick_start_is_two_make_commands():
+    readme = (ROOT / "README.md").read_text()
+    section = re.search(r"^## Quick start\s*$(.*?)(?=^## |\Z)", readme, re.M | re.S)
+    assert section, "README has no `## Quick start` section"
+    block = re.search(r"^```[^\n]*\n(.*?)^```", section[1], re.M | re.S)
+    assert block, "Quick start has no code block"
+    commands = [line.strip() for line in block[1].splitlines() if line.strip()]
+    assert commands == ["make demo", "make test"]
+
+
+def test_ci_script_runs_make_test():
+    script = ROOT / ".ci" / "run"
+    assert script.is_file()
+    assert os.access(script, os.X_OK)
+    lines = script.read_text().splitlines()
+    assert lines[0].startswith("#!")
+    commands = [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+    assert "make test" in commands
