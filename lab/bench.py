@@ -19,7 +19,7 @@ import torch.nn.functional as F
 import lab
 from lab.config import Config
 from lab.data import load
-from lab.trainer import Batches, lr_at, make_optimizer, resolve_device
+from lab.trainer import SINGLE_THREAD_WIDTH, Batches, lr_at, make_optimizer, resolve_device
 
 
 def bare_train(cfg: Config) -> float:
@@ -86,15 +86,16 @@ def bench_default_run(cfg: Config, repeats: int) -> dict:
 
 
 def bench_overhead(cfg: Config, repeats: int) -> dict:
-    """lab.train time over the bare loop's (best thread count), paired and interleaved."""
+    """lab.train time over the bare loop's, paired and interleaved, on the same thread count.
+
+    lab.train runs small MLPs on one thread (SINGLE_THREAD_WIDTH); the bare loop gets the same,
+    so the ratio measures recording alone.
+    """
     threads = torch.get_num_threads()
-    best = {}
-    for n in sorted({1, threads}):  # the bare loop gets the thread count that suits it best
-        torch.set_num_threads(n)
-        bare_train(cfg)
-        best[n] = min(bare_train(cfg) for _ in range(3))
-    bare_threads = min(best, key=best.get)
-    torch.set_num_threads(bare_threads)  # both sides on it: switching pools per run costs time
+    small = cfg.arch == "mlp" and cfg.width <= SINGLE_THREAD_WIDTH
+    bare_threads = 1 if small else threads
+    torch.set_num_threads(bare_threads)
+    bare_train(cfg)
     ratios, bare_s, lab_s = [], [], []
     for _ in range(repeats):
         b = bare_train(cfg)
@@ -105,6 +106,33 @@ def bench_overhead(cfg: Config, repeats: int) -> dict:
     torch.set_num_threads(threads)
     return {"ratio": _stats(ratios), "bare_seconds": _stats(bare_s), "lab_seconds": _stats(lab_s),
             "threads": bare_threads}
+
+
+def bench_frame(cfg: Config, repeats: int) -> dict:
+    """Seconds for an in-place update + PNG render vs building the figure anew + render."""
+    from lab.plots import DashboardFigure
+
+    run = lab.train(cfg)
+    frames: list = []
+    lab.train(cfg, on_frame=frames.append, frame_every=max(1, cfg.steps // 10))
+    figure = DashboardFigure()
+    figure.update(run)
+    figure.png()
+    update, rebuild, inspect_frame = [], [], []
+    for i in range(repeats):
+        frame = frames[i % len(frames)]
+        update.append(_timed(lambda frame=frame: (figure.update(frame), figure.png())))
+
+        def anew(frame=frame):
+            fresh = DashboardFigure()
+            fresh.update(frame)
+            fresh.png()
+
+        rebuild.append(_timed(anew))
+        inspect_frame.append(_timed(lambda: (figure.update(lab.inspect(cfg)), figure.png())))
+    u, r = _stats(update), _stats(rebuild)
+    return {"update_render": u, "rebuild_render": r, "ratio": r["median"] / u["median"],
+            "inspect_and_frame": _stats(inspect_frame)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -122,6 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
         "inspect": bench_inspect(cfg, 5 * reps),
         "default_run": bench_default_run(cfg, reps),
         "recording_overhead": bench_overhead(cfg, reps),
+        "frame": bench_frame(cfg, reps),
     }
     _print(results)
     with open(args.out, "w") as f:
@@ -143,6 +172,11 @@ def _print(r: dict) -> None:
     o = r["recording_overhead"]
     print(f"{'recording overhead (ratio)':32s} {fmt(o['ratio'], 1, 'x')}  "
           f"bare {o['bare_seconds']['median']:.3f} s on {o['threads']} thread(s)")
+    f = r["frame"]
+    print(f"{'frame: update + render':32s} {fmt(f['update_render'], 1000, 'ms')}")
+    print(f"{'frame: build anew + render':32s} {fmt(f['rebuild_render'], 1000, 'ms')}  "
+          f"ratio {f['ratio']:.2f}x")
+    print(f"{'inspect + frame drawn':32s} {fmt(f['inspect_and_frame'], 1000, 'ms')}")
 
 
 if __name__ == "__main__":

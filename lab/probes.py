@@ -56,7 +56,8 @@ def layer_stats(acts: list[torch.Tensor], act_grads: list[torch.Tensor],
     """(N_STATS, depth): activation mean, std, saturated, dead; dL/da std; dL/dW norm and rms."""
     depth = len(acts)
     both = torch.stack(acts + act_grads).flatten(2)  # (2 * depth, batch, units)
-    mean, std = mean_std(both.flatten(1))  # one pass for activations and their gradients
+    # float64: values near 1e19 are finite in float32 but their sum of squares is not
+    mean, std = (m.float() for m in mean_std(both.flatten(1).double()))
     a = both[:depth]
     nan = torch.full_like(mean[:depth], float("nan"))
     if activation in SATURATION:

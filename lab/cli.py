@@ -1,0 +1,195 @@
+"""Command line: `python -m lab run | sweep | presets` (figures without a notebook)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from dataclasses import fields
+from typing import Any
+
+from lab.config import _CHOICES, _RANGES, Config, _check_field, _parse_text
+
+GIF_FRAMES = 40  # frames kept for an animation, evenly spaced over training
+
+
+def _field_help(name: str, kind: str) -> str:
+    if name in _CHOICES:
+        return "one of " + ", ".join(_CHOICES[name])
+    if name in _RANGES:
+        low, high, low_in, high_in = _RANGES[name]
+        return f"{kind} in {'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
+    return "true or false"
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("config fields (defaults: lab.Config())")
+    for f in fields(Config):
+        flag = f"--{f.name.replace('_', '-')}"
+        names = [flag] if "_" not in f.name else [flag, f"--{f.name}"]
+        group.add_argument(*names, dest=f"cfg_{f.name}", metavar="VALUE",
+                           help=_field_help(f.name, f.type))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="train one config, write the dashboard PNG (and a GIF)")
+    run.add_argument("--preset", help="start from a named preset (see: python -m lab presets)")
+    run.add_argument("--out", required=True, help="PNG file to write")
+    run.add_argument("--gif", help="also write an animated GIF of the training")
+    _add_config_flags(run)
+    sw = sub.add_parser("sweep", help="train every combination of varied fields, plot them")
+    sw.add_argument("--vary", action="append", required=True, metavar="FIELD=V1,V2,...",
+                    help="a field and its values; repeat for more fields")
+    sw.add_argument("--preset", help="start from a named preset")
+    sw.add_argument("--out", required=True, help="PNG file to write")
+    _add_config_flags(sw)
+    sub.add_parser("presets", help="list the presets with their lessons")
+    return parser
+
+
+def _base_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config:
+    """The preset (or default) config with every --field flag applied; bad input exits 2."""
+    try:
+        base = Config()
+        if args.preset:
+            from lab import presets
+
+            base = presets.get(args.preset).config
+        changes = {}
+        for f in fields(Config):
+            text = getattr(args, f"cfg_{f.name}")
+            if text is not None:
+                try:  # each flag on its own first, so that the message names the flag
+                    changes[f.name] = _check_field(f.name, f.type,
+                                                   _parse_text(f.name, f.type, text))
+                except ValueError as e:
+                    raise ValueError(f"--{f.name.replace('_', '-')}: {e}") from None
+        return base.replace(**changes)
+    except ValueError as e:
+        parser.error(str(e))  # exits with status 2
+    raise AssertionError("unreachable")
+
+
+def _parse_vary(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, list[Any]]:
+    types = {f.name: f.type for f in fields(Config)}
+    vary: dict[str, list[Any]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in types or not values:
+            parser.error(f"--vary {item!r}: expected FIELD=V1,V2,... with FIELD one of "
+                         f"{', '.join(types)}")
+        if name in vary:
+            parser.error(f"--vary {name} is given twice")
+        try:
+            vary[name] = [_parse_text(name, types[name], v.strip()) for v in values.split(",")]
+        except ValueError as e:
+            parser.error(f"--vary {name}: {e}")
+    return vary
+
+
+def _summary(run) -> str:
+    from lab.diagnosis import diagnose
+
+    cfg = run.config
+    lines = [f"config: {cfg.to_query() or '(defaults)'}", run.summary(),
+             f"verdict: {diagnose(run).text}"]
+    if len(run.val_loss):
+        lines.append(f"final train loss {run.loss[-1]:.4g}, val loss {run.val_loss[-1]:.4g}")
+    return "\n".join(lines)
+
+
+def cmd_run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Train, write the figure (and GIF), print a summary."""
+    from lab.plots import DashboardFigure
+    from lab.trainer import train
+
+    cfg = _base_config(parser, args)
+    figure = DashboardFigure()
+    frames = []
+
+    def on_frame(partial) -> None:
+        if args.gif:
+            frames.append(partial)
+        _progress(partial.steps_done, cfg.steps, "training")
+
+    every = max(1, cfg.steps // GIF_FRAMES) if args.gif else None
+    run = train(cfg, on_frame=on_frame, frame_every=every)
+    sys.stderr.write("\n")
+    figure.update(run)
+    figure.save(args.out)
+    if args.gif:
+        _write_gif(figure, frames, args.gif)
+    print(_summary(run))
+    print(f"wrote {args.out}" + (f" and {args.gif}" if args.gif else ""))
+    return 0
+
+
+def _write_gif(figure, frames: list, path: str) -> None:
+    from PIL import Image
+
+    images = []
+    for i, frame in enumerate(frames):
+        figure.update(frame)
+        images.append(Image.open(io.BytesIO(figure.png())).convert("P", palette=Image.ADAPTIVE))
+        _progress(i + 1, len(frames), "rendering GIF")
+    sys.stderr.write("\n")
+    durations = [150] * (len(images) - 1) + [2000]  # linger on the final frame
+    images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0)
+
+
+def cmd_sweep(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Train every combination, plot, print one line per combination."""
+    from lab.sweep import sweep
+    from lab.sweep_figure import figure_png, sweep_figure
+
+    base = _base_config(parser, args)
+    vary = _parse_vary(parser, args.vary)
+    try:
+        points = sweep(base, vary, progress=lambda i, n, v: _progress(i, n, _values(v)))
+    except ValueError as e:  # a combination that Config rejects
+        parser.error(str(e))
+    sys.stderr.write("\n")
+    with open(args.out, "wb") as f:
+        f.write(figure_png(sweep_figure(points, vary)))
+    for p in points:
+        state = p.run.status()
+        print(f"{_values(p.values):40s} layer1/last {p.ratio_init:9.2g} -> {p.ratio_end:9.2g}"
+              f"  val acc {p.val_acc:6.1%}  {state}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_presets() -> int:
+    """Print each preset's name and lesson."""
+    from lab import presets
+
+    for name, preset in presets.PRESETS.items():
+        print(f"{name:28s} {preset.lesson}")
+    return 0
+
+
+def _values(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in values.items())
+
+
+def _progress(done: int, total: int, what: str) -> None:
+    if not sys.stderr.isatty() and done < total:  # logs get the finished bar only
+        return
+    width = 30
+    filled = int(width * done / max(total, 1))
+    sys.stderr.write(f"\r[{'#' * filled}{' ' * (width - filled)}] {done}/{total} {what[:50]:50s}")
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit status (2 for bad flags or values)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return cmd_run(parser, args)
+    if args.command == "sweep":
+        return cmd_sweep(parser, args)
+    return cmd_presets()

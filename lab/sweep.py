@@ -1,0 +1,50 @@
+"""Sweep: train every combination of a few varied Config fields (cs231n's weight-scale sweep)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lab.config import Config
+from lab.diagnosis import gradient_ratio
+from lab.run import Run
+from lab.trainer import train
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One trained combination: the varied values, its Run, and the numbers a sweep plots."""
+
+    values: dict[str, Any]  # varied field -> value
+    run: Run
+    ratio_init: float  # layer-1 dL/da std over the last layer's, at initialization
+    ratio_end: float  # the same at the last recorded step
+    val_acc: float  # final validation accuracy (NaN if the run diverged)
+
+
+def combinations(vary: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the varied values, first field varying slowest."""
+    names = list(vary)
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*vary.values())]
+
+
+def sweep(base: Config, vary: dict[str, list[Any]],
+          progress: Callable[[int, int, dict[str, Any]], None] | None = None) -> list[SweepPoint]:
+    """Train `base` with each combination of `vary` applied; `progress(i, n, values)` per start."""
+    combos = combinations(vary)
+    configs = [base.replace(**values) for values in combos]  # validate all before training any
+    points = []
+    for i, (values, cfg) in enumerate(zip(combos, configs, strict=True)):
+        if progress is not None:
+            progress(i, len(combos), values)
+        run = train(cfg)
+        acc = float(run.val_acc[-1]) if len(run.val_acc) and run.diverged_at is None else np.nan
+        points.append(SweepPoint(values, run, gradient_ratio(run, 0), gradient_ratio(run, -1),
+                                 acc))
+    if progress is not None:
+        progress(len(combos), len(combos), {})
+    return points

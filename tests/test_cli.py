@@ -1,0 +1,75 @@
+"""python -m lab: run, sweep and presets from the command line, and its bad-input errors."""
+
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from lab import presets
+from lab.cli import main
+
+SMALL = ["--steps", "20", "--depth", "4", "--width", "8", "--n-samples", "200"]
+
+
+def test_run_writes_a_wide_png_and_a_gif_and_prints_the_verdict(tmp_path, capsys):
+    png, gif = tmp_path / "fig.png", tmp_path / "anim.gif"
+    assert main(["run", *SMALL, "--activation", "sigmoid", "--out", str(png),
+                 "--gif", str(gif)]) == 0
+    assert Image.open(png).size[0] >= 1000
+    frames = Image.open(gif)
+    assert frames.n_frames >= 5
+    out = capsys.readouterr().out
+    assert "verdict:" in out and "finished 20 steps" in out and "activation=sigmoid" in out
+
+
+def test_run_from_a_preset_applies_flags_on_top(tmp_path, capsys):
+    name = presets.names()[0]
+    assert main(["run", "--preset", name, "--steps", "5", "--out", str(tmp_path / "p.png")]) == 0
+    out = capsys.readouterr().out
+    want = presets.get(name).config.replace(steps=5).to_query()
+    assert f"config: {want}" in out
+
+
+def test_sweep_trains_every_combination(tmp_path, capsys):
+    out_png = tmp_path / "sweep.png"
+    assert main(["sweep", "--vary", "init_gain=0.5,2", "--vary", "activation=relu,tanh",
+                 *SMALL, "--out", str(out_png)]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "layer1/last" in ln]
+    assert len(lines) == 4
+    assert {ln.split()[0] + " " + ln.split()[1] for ln in lines} == {
+        "init_gain=0.5 activation=relu", "init_gain=0.5 activation=tanh",
+        "init_gain=2.0 activation=relu", "init_gain=2.0 activation=tanh"}
+    assert Image.open(out_png).size[0] >= 1000
+
+
+def test_presets_lists_every_preset(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in out] == presets.names()
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["run", "--depth", "1e9"], "--depth"),
+    (["run", "--activation", "foo"], "--activation"),
+    (["run", "--init-gain", "nan"], "--init-gain"),
+    (["run", "--standardize", "maybe"], "--standardize"),
+    (["run", "--preset", "no-such-preset"], "no-such-preset"),
+    (["run", "--arch", "cnn"], "arch"),
+    (["sweep", "--vary", "depth"], "--vary"),
+    (["sweep", "--vary", "nofield=1,2"], "--vary"),
+    (["sweep", "--vary", "depth=1,abc"], "--vary depth"),
+    (["run", "--bogus-flag", "3"], "--bogus-flag"),
+])
+def test_bad_flags_exit_2_naming_the_flag(tmp_path, capsys, argv, needle):
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--out", str(tmp_path / "x.png")])
+    assert info.value.code == 2
+    assert needle in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_module_entry_point():
+    done = subprocess.run([sys.executable, "-m", "lab", "run", "--depth", "0", "--out", "x.png"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "--depth" in done.stderr

@@ -1,0 +1,141 @@
+"""DashboardFigure and the diagnosis: drawn from the Run, updated in place, no leaks."""
+
+import io
+
+import matplotlib.pyplot as plt
+import numpy as np
+import psutil
+import pytest
+from PIL import Image
+
+import lab
+from lab.diagnosis import diagnose
+from lab.plots import DashboardFigure, shown_layers
+
+FAST = dict(n_samples=300, width=16, steps=30)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {
+        "default": lab.train(lab.Config(**FAST)),
+        "vanishing": lab.train(lab.Config(**FAST, depth=20, activation="sigmoid",
+                                          init="xavier_normal")),
+        "diverged": lab.train(lab.Config(**FAST, lr=10.0, init="normal", init_gain=3.0,
+                                         optimizer="sgd")),
+        "bn": lab.inspect(lab.Config(**FAST, batchnorm="before")),
+        "digits": lab.train(lab.Config(**FAST, dataset="digits")),
+        "clipped": lab.train(lab.Config(**FAST, clip="norm", clip_threshold=0.01)),
+    }
+
+
+def artist_counts(fig: DashboardFigure) -> list[int]:
+    return [len(ax.get_children()) for ax in fig.fig.axes]
+
+
+def test_png_is_1280_by_800():
+    fig = DashboardFigure()
+    fig.update(lab.inspect(lab.Config(**FAST)))
+    image = Image.open(io.BytesIO(fig.png()))
+    assert image.size == (1280, 800)
+
+
+def test_two_hundred_frames_change_artists_in_place_without_leaks(runs):
+    run = lab.train(lab.Config(**{**FAST, "steps": 60}))
+    frames = []
+    lab.train(run.config, on_frame=frames.append, frame_every=1)
+    fig = DashboardFigure(width_px=640, height_px=400)  # same artists, a quarter of the pixels
+    open_before = len(plt.get_fignums())
+    process = psutil.Process()
+
+    def push(n: int) -> None:
+        for i in range(n):
+            fig.update(frames[i % len(frames)], pinned=runs["default"] if i % 3 else None)
+            if i % 2:
+                fig.png()
+
+    push(20)
+    counts, line, rss = artist_counts(fig), fig.g_now, process.memory_info().rss
+    push(200)
+    assert artist_counts(fig) == counts  # nothing added per frame: artists are reused
+    assert fig.g_now is line
+    assert len(plt.get_fignums()) == open_before  # no pyplot figures opened
+    assert process.memory_info().rss - rss < 30 * 2**20
+
+
+def test_verdict_and_theory_follow_the_run(runs):
+    fig = DashboardFigure()
+    for name in ("default", "vanishing", "diverged"):
+        fig.update(runs[name])
+        assert fig.verdict.get_text().replace("\n", " ") == diagnose(runs[name]).text
+    fig.update(runs["vanishing"])
+    assert fig.g_theory.get_visible()
+    np.testing.assert_allclose(fig.g_now.get_ydata(), runs["vanishing"].act_grad_std[-1])
+    fig.update(runs["bn"])
+    assert not fig.g_theory.get_visible()  # mean-field theory does not cover BatchNorm
+
+
+def test_diverged_run_draws_what_came_before(runs):
+    run = runs["diverged"]
+    fig = DashboardFigure()
+    fig.update(run)
+    x, y = fig.loss_line.get_data()
+    assert len(x) == run.diverged_at + 1 and np.isfinite(y[0])
+    assert fig.event_line.get_visible() and fig.event_line.get_xdata()[0] == run.diverged_at
+    assert fig.event_text.get_text() == f"diverged at step {run.diverged_at}"
+    assert fig.pred_note.get_text().startswith("no predictions")
+    fig.png()  # renders despite NaN and inf in the record
+
+
+def test_ghost_lines_only_when_pinned(runs):
+    fig = DashboardFigure()
+    fig.update(runs["default"], pinned=runs["clipped"])
+    assert fig.g_ghost.get_visible() and fig.loss_ghost.get_visible()
+    np.testing.assert_allclose(fig.g_ghost.get_ydata(), runs["clipped"].act_grad_std[-1])
+    fig.update(runs["default"])
+    assert not fig.g_ghost.get_visible() and not fig.loss_ghost.get_visible()
+
+
+def test_clip_markers_sit_at_clipped_steps(runs):
+    run = runs["clipped"]
+    fig = DashboardFigure()
+    fig.update(run)
+    x, _ = fig.clip_marks.get_data()
+    np.testing.assert_array_equal(x, np.flatnonzero(run.clipped))
+    assert len(x) > 0
+
+
+def test_ridgeline_labels_and_layer_colours(runs):
+    run = runs["vanishing"]
+    fig = DashboardFigure()
+    fig.update(run)
+    shown = shown_layers(run.depth)
+    assert shown[0] == 0 and shown[-1] == run.depth - 1
+    for j, layer in enumerate(shown):
+        assert fig.ridge_label[j].get_text() == f"sat {run.act_saturated[-1][layer]:.0%}"
+        np.testing.assert_allclose(fig.ridge_line[j].get_color(), fig.colors[layer])
+    np.testing.assert_allclose(fig.upd_lines[0].get_color(), fig.colors[0])
+
+
+def test_image_grid_marks_right_and_wrong(runs):
+    run = runs["digits"]
+    fig = DashboardFigure()
+    fig.update(run)
+    raw = lab.data.load(run.config.replace(standardize=False))
+    right = int((run.extra["image_pred"] == raw.y_val[:16].numpy()).sum())
+    assert fig.ax["f"].get_title(loc="left").endswith(f"{right}/16 right")
+    greens = sum(t.get_edgecolor()[:3] == pytest.approx((0.102, 0.498, 0.216), abs=0.01)
+                 for t in fig.tiles)
+    assert greens == right
+
+
+@pytest.mark.parametrize("name,kind", [("default", "healthy"), ("vanishing", "vanishing"),
+                                       ("diverged", "diverged")])
+def test_diagnosis_kinds(runs, name, kind):
+    assert diagnose(runs[name]).kind == kind
+
+
+def test_diagnosis_exploding():
+    tanh = lab.inspect(lab.Config(**FAST, depth=20, activation="tanh", init="normal"))
+    assert diagnose(tanh).kind == "exploding"
+    assert "layer 1 receives" in diagnose(tanh).text
