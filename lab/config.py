@@ -254,3 +254,29 @@ def _parse_text(name: str, kind: str, text: str) -> Any:
     except ValueError:
         return _check_field(name, kind, text)  # raises: a string is not a number
     return _check_field(name, kind, value)
+
+
+def lenient_from_query(query: str) -> tuple[Config, list[str]]:
+    """Parse a URL query field by field: bad fields fall back to defaults, with one message each.
+
+    For pages opened from a shared link: the viewer gets the valid part of the scenario and a
+    sentence per problem instead of an error page.
+    """
+    problems: list[str] = []
+    try:
+        pairs = parse_qsl(str(query).lstrip("?")[:4096], keep_blank_values=True)
+    except ValueError as e:
+        return Config(), [f"query not understood ({e}); using the defaults"]
+    changes: dict[str, Any] = {}
+    for key, text in pairs:
+        try:
+            if key not in FIELD_NAMES:
+                raise ValueError(_unknown_message([key]))
+            value = _check_field(key, _FIELD_TYPES[key], _parse_text(key, _FIELD_TYPES[key], text))
+            changes[key] = value
+        except ValueError as e:
+            problems.append(f"{e}; using the default {key}" if key in FIELD_NAMES else str(e))
+    try:
+        return Config(**changes), problems
+    except ValueError as e:  # a combination that is invalid: drop it all
+        return Config(), [*problems, f"{e}; using the defaults"]

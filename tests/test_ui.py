@@ -1,0 +1,181 @@
+"""The Dashboard driven from code: controls, worker, cancellation, errors, sharing, export."""
+
+import base64
+import json
+import re
+import threading
+
+import pytest
+import torch
+
+import lab
+import lab.ui
+from lab import presets
+from lab.export import lab_code, torch_code
+from lab.ui import Dashboard
+
+FAST = lab.Config(steps=30, n_samples=300, width=16, depth=4)
+
+
+@pytest.fixture
+def dash():
+    d = Dashboard(FAST)
+    assert d.wait(120)
+    yield d
+    d.close()
+
+
+def test_first_run_is_drawn_and_described(dash):
+    assert dash.run.config == FAST and dash.run.finished
+    assert dash.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "depth 4" in dash.status.value and "finished 30 steps" in dash.status.value
+    assert dash.progress.value == 30 and dash.progress.max == 30
+    assert lab.diagnosis.diagnose(dash.run).text.split(":")[0] in dash.diagnosis.value
+
+
+def test_controls_drive_the_config_and_the_figure(dash):
+    before = dash.image.value
+    dash.controls["depth"].value = 7
+    dash.controls["activation"].value = "tanh"
+    assert dash.wait(120)
+    assert dash.config == FAST.replace(depth=7, activation="tanh")
+    assert dash.run.config == dash.config and dash.run.finished
+    assert dash.image.value != before
+    assert dash.link.value == "?" + dash.config.to_query()
+
+
+def test_burst_of_changes_ends_with_the_last_config_and_one_training(dash, monkeypatch):
+    running, most = [0], [0]
+    lock = threading.Lock()
+    real = lab.ui.train
+
+    def counting(*args, **kw):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            return real(*args, **kw)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(lab.ui, "train", counting)
+    for depth in [5, 9, 2, 12, 3, 8, 6, 11]:
+        dash.controls["depth"].value = depth
+    assert dash.wait(120)
+    assert dash.run.config.depth == 11 and dash.config.depth == 11
+    assert most[0] == 1 and running[0] == 0 and dash.max_in_flight == 1
+
+
+def test_preset_sets_controls_and_shows_its_lesson(dash):
+    name = "vanishing-sigmoid"
+    dash.presets.value = name
+    assert dash.wait(120)
+    preset = presets.get(name)
+    assert dash.config == preset.config and dash.run.config == preset.config
+    assert dash.controls["activation"].value == "sigmoid"
+    assert preset.lesson[:30] in dash.lesson.value
+    dash.controls["depth"].value = 3  # moving a control leaves the preset
+    assert dash.presets.value == "" and dash.lesson.value == ""
+    assert dash.wait(120)
+
+
+def test_invalid_combination_is_a_message_not_a_crash(dash):
+    dash.controls["width"].value = 3 * 4
+    assert dash.wait(120)
+    dash.set_config(dash.config.replace(dataset="digits"))
+    assert dash.wait(120)
+    dash.controls["dataset"].value = "spirals"
+    dash.set_config(dash.config.replace(arch="cnn", dataset="digits"))
+    assert dash.wait(120)
+    dash.controls["dataset"].value = "moons"  # cnn on 2-D data: refused, last config kept
+    assert "arch='cnn'" in dash.message.value and dash.config.dataset == "digits"
+    assert dash.controls["dataset"].value == "digits"  # the control shows what is trained
+
+
+def test_error_in_training_is_shown_and_the_dashboard_lives_on(dash, monkeypatch):
+    def broken(*args, **kw):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(lab.ui, "train", broken)
+    dash.controls["depth"].value = 6
+    assert dash.wait(120)
+    assert "RuntimeError: disk on fire" in dash.message.value
+    monkeypatch.undo()
+    dash.controls["depth"].value = 5
+    assert dash.wait(120)
+    assert dash.run.config.depth == 5 and dash.run.finished
+
+
+def test_divergence_is_shown_as_a_result(dash):
+    dash.set_config(FAST.replace(lr=10.0, init="normal", init_gain=3.0, optimizer="sgd"))
+    assert dash.wait(120)
+    assert re.search(r"diverged at step \d+", dash.status.value)
+    assert "diverged" in dash.diagnosis.value and dash.message.value == ""
+
+
+def test_pin_draws_ghosts_until_unpinned(dash):
+    dash.pin()
+    first = dash.pinned
+    dash.controls["init"].value = "xavier_normal"
+    assert dash.wait(120)
+    assert dash.pinned is first and dash.figure.g_ghost.get_visible()
+    dash.unpin()
+    assert dash.pinned is None and not dash.figure.g_ghost.get_visible()
+
+
+def test_downloads_hold_the_figure_and_the_config(dash):
+    links = dict(re.findall(r'download="([^"]+)" href="data:[^;]+;base64,([^"]+)"',
+                            dash.downloads.value))
+    assert base64.b64decode(links["gradient-lab.png"]) == dash.image.value
+    assert json.loads(base64.b64decode(links["gradient-lab-config.json"])) == FAST.to_dict()
+
+
+def test_query_string_sets_controls_and_bad_fields_get_a_message():
+    d = Dashboard.from_query("depth=30&activation=sigmoid&steps=20", autostart=False)
+    assert d.controls["depth"].value == 30 and d.controls["activation"].value == "sigmoid"
+    assert d.config.depth == 30 and d.message.value == ""
+    d.close()
+    d = Dashboard.from_query("depth=abc&lr=0.01&steps=20", autostart=False)
+    assert "depth" in d.message.value and "Traceback" not in d.message.value
+    assert d.config.depth == lab.Config().depth and d.config.lr == 0.01
+    d.close()
+
+
+def test_values_beyond_a_slider_range_are_shown_not_clamped():
+    d = Dashboard(FAST.replace(steps=20000, lr=1e-5 / 3), autostart=False)
+    assert d.controls["steps"].value == 20000
+    assert d.controls["lr"].value == pytest.approx(1e-5 / 3)
+    d.close()
+
+
+def test_lesson_widget_shows_only_its_controls():
+    d = Dashboard(FAST, fields=["depth", "activation"], autostart=False)
+    assert list(d.controls) == ["depth", "activation"]
+    d.close()
+
+
+def test_exported_pytorch_model_computes_what_the_lab_model_computes():
+    for cfg in (lab.Config(depth=3, width=8, residual=True, batchnorm="before", dropout=0.2,
+                           activation="gelu"),
+                lab.Config(arch="cnn", dataset="digits", depth=2, width=4,
+                           batchnorm="after", activation="leaky_relu")):
+        namespace = {}
+        exec(torch_code(cfg), namespace)
+        theirs, ours = namespace["model"], lab.build_model(cfg)
+        assert [p.shape for p in theirs.parameters()] == [p.shape for p in ours.parameters()]
+        with torch.no_grad():
+            for a, b in zip(theirs.parameters(), ours.parameters(), strict=True):
+                a.copy_(b)
+        theirs.eval()
+        ours.eval()
+        x = lab.data.load(cfg).x_val[:16]
+        torch.testing.assert_close(theirs(x), ours(x))
+
+
+def test_exported_lab_code_reproduces_the_config():
+    cfg = lab.Config(depth=20, activation="sigmoid", init="xavier_normal", lr=0.0123)
+    namespace = {}
+    exec(lab_code(cfg).replace("run = lab.train(cfg)", "").replace(
+        "print(run.summary())", ""), namespace)
+    assert namespace["cfg"] == cfg
