@@ -16,14 +16,17 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# config/voila.py: preheated kernel pool, idle-kernel culling, cell timeout, no tracebacks.
+# One torch/OpenMP thread per kernel (kernels inherit voila's environment).
 demo: $(STAMP)
 	@echo "Gradient Lab on http://localhost:$(PORT)  (Ctrl-C stops it)"
-	$(BIN)/voila notebooks/dashboard.ipynb --port=$(PORT) --no-browser \
-		--Voila.ip=127.0.0.1 --theme=light
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+		$(BIN)/voila notebooks/dashboard.ipynb --port=$(PORT) --no-browser \
+		--Voila.ip=127.0.0.1 --theme=light --Voila.config_file_paths=config
 
 test: $(STAMP)
 	$(BIN)/ruff check lab tests
-	$(BIN)/python -m pytest -p no:cacheprovider --nbval tests notebooks
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -p no:cacheprovider --nbval tests notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check lab tests

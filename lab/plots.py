@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import textwrap
 
 import matplotlib
 
@@ -66,15 +65,15 @@ class DashboardFigure:
         fig = self.fig
         fig.clear()
         with matplotlib.rc_context({"font.size": 11}):
-            grid = fig.add_gridspec(2, 3, left=0.065, right=0.955, top=0.875, bottom=0.075,
+            grid = fig.add_gridspec(2, 3, left=0.065, right=0.955, top=0.85, bottom=0.075,
                                     wspace=0.36, hspace=0.42)
             self.ax = {name: fig.add_subplot(grid[i // 3, i % 3])
                        for i, name in enumerate("abcdef")}
         self.colors = layer_colors(depth)
         self.shown = shown_layers(depth)
-        self.title = fig.text(0.5, 0.975, "", ha="center", va="top", fontsize=14,
+        self.title = fig.text(0.5, 0.982, "", ha="center", va="top", fontsize=14,
                               fontweight="bold")
-        self.subtitle = fig.text(0.5, 0.937, "", ha="center", va="top", fontsize=11.5,
+        self.subtitle = fig.text(0.5, 0.945, "", ha="center", va="top", fontsize=11.5,
                                  color="#333333")
         self._build_ridgeline(depth)
         self._build_gradients(depth)
@@ -130,8 +129,9 @@ class DashboardFigure:
         ax.set_xlim(0.5, depth + 0.5)
         ax.set_xlabel("layer (1 = input side)")
         self.g_legend = ax.legend(loc="best", fontsize=8.5, framealpha=0.8)
-        self.verdict = ax.text(0.02, 0.97, "", transform=ax.transAxes, va="top", fontsize=10,
-                               bbox=dict(boxstyle="round", fc="white", alpha=0.85))
+        # the verdict sits in the header, where no panel's data or legend can cover it
+        self.verdict = self.fig.text(0.5, 0.905, "", ha="center", va="top", fontsize=12,
+                                     fontweight="bold")
 
     def _build_heatmap(self, depth: int) -> None:
         ax = self.ax["c"]
@@ -280,7 +280,7 @@ class DashboardFigure:
         self.g_ghost.set_visible(pinned is not None)
         _log_limits(ax, series)
         verdict = diagnose(run)
-        self.verdict.set_text(textwrap.fill(verdict.text, 44))
+        self.verdict.set_text(verdict.text)
         self.verdict.set_color(VERDICT_COLORS[verdict.kind])
 
     def _prediction(self, cfg: Config):

@@ -54,6 +54,7 @@ class Run:
     stopped_early_at: int | None = None  # step at which early stopping ended training
     cancelled: bool = False  # cancel() ended the training
     finished: bool = False  # the record is complete (not a partial frame)
+    at_init: bool = False  # from lab.inspect: step 0 only, nothing trained
     seconds: float = 0.0  # wall time so far
     model_state: dict | None = None  # final weights (CPU state_dict); only on the finished Run
     extra: dict = field(default_factory=dict)  # room for views' derived data
@@ -76,6 +77,8 @@ class Run:
     def status(self) -> str:
         """One line: how the run ended (or where it is)."""
         cfg = self.config
+        if self.at_init and self.diverged_at is None:
+            return "at initialization (step 0)"
         if self.diverged_at is not None:
             return f"diverged at step {self.diverged_at}"
         if self.stopped_early_at is not None:

@@ -79,7 +79,9 @@ class Batches:
 
 def inspect(cfg: Config) -> Run:
     """Record step 0 only: one forward/backward at initialization on the first batch, no update."""
-    return _Trainer(cfg).run(steps=1, update=False)
+    run = _Trainer(cfg).run(steps=1, update=False)
+    run.at_init = True
+    return run
 
 
 def train(cfg: Config, on_frame: Callable[[Run], None] | None = None,

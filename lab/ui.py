@@ -193,10 +193,11 @@ class Dashboard:
         self.widget = W.HBox([W.VBox(left, layout=W.Layout(min_width="340px")),
                               W.VBox(right, layout=W.Layout(flex="1"))])
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        """The widget, with a plain-text form that does not change as training runs."""
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = f"Gradient Lab dashboard: {', '.join(self.controls)}"
+        return bundle
 
     # ------------------------------------------------------------------ events (kernel thread)
     def _on_control(self, field: str, value: Any) -> None:

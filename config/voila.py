@@ -1,0 +1,57 @@
+"""Voila settings for `make demo` and tests/test_browser.py (both pass
+--Voila.config_file_paths=config, so Voila loads this file as its `voila.py`).
+
+It lives in config/ rather than at the repository root: a voila.py at the root would shadow
+the voila package for `python -m ...` run from there (and with it voila.utils.wait_for_request).
+Settings given on the command line still win over the ones here.
+"""
+
+import os
+
+c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
+
+# One torch/OpenMP thread per kernel: several viewers share the machine's cores. The Makefile
+# exports these as well; this covers a plain `voila --Voila.config_file_paths=config ...`.
+# Kernels (pooled ones included) inherit Voila's environment.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+# Viewers see "There was an error when executing cell", never a traceback or our source.
+c.VoilaConfiguration.show_tracebacks = False
+
+# Preheated kernels: a small pool of kernels that have already imported torch and run the
+# notebook up to its first `voila.utils.wait_for_request()` (inside Dashboard.from_query), so a
+# page shows its first figure sooner. The request's QUERY_STRING reaches a pooled kernel only
+# through that call, which the dashboard makes before reading it (checked by
+# tests/test_browser.py, `?depth=30&activation=sigmoid`). That call reaches Voila at
+# ws://127.0.0.1:<port>, so serve on 127.0.0.1 or 0.0.0.0, not on another address only.
+# Measured on a 2-core machine: page open -> first figure ~3 s preheated, ~19 s without.
+# Each pooled kernel holds ~320 MiB (torch) and the refill after a viewer takes one competes
+# with that viewer's training for the CPU, hence a pool of 2.
+c.VoilaConfiguration.preheat_kernel = True
+c.VoilaConfiguration.default_pool_size = 2
+
+# Shut down kernels idle (no execution, no messages) for 10 minutes, checking every minute,
+# unless a browser tab is still connected to them (cull_connected=False keeps an open page
+# working). Voila asks for a kernel's shutdown when its tab closes; this reclaims the kernels of
+# tabs that vanished without asking (crash, lost network) and of pages fetched without a
+# browser. Voila never culls its pooled (preheated) kernels.
+c.MappingKernelManager.cull_idle_timeout = 600
+c.MappingKernelManager.cull_interval = 60
+c.MappingKernelManager.cull_connected = False
+
+# A cell that runs longer than 2 minutes fails (the page shows an error, no traceback) instead
+# of hanging the page. Exception: a cell that waits for its request. A pooled kernel executes
+# it ahead of time and sits in wait_for_request until a viewer arrives, however long that
+# takes, and a plain timeout would fail that cell (and the page of whoever takes the kernel).
+CELL_TIMEOUT_S = 120
+_WAITS_FOR_REQUEST = ("wait_for_request", "get_query_string", "from_query")
+
+
+def cell_timeout(cell):
+    source = cell.get("source", "")
+    return None if any(name in source for name in _WAITS_FOR_REQUEST) else CELL_TIMEOUT_S
+
+
+c.VoilaExecutor.timeout = CELL_TIMEOUT_S
+c.VoilaExecutor.timeout_func = cell_timeout
