@@ -20,7 +20,7 @@ def sweep_figure(points: list[SweepPoint], vary: dict[str, list]) -> Figure:
     """Two panels over the first varied field; one line per combination of the others."""
     fig = Figure(figsize=(12.8, 5.6), dpi=100)
     FigureCanvasAgg(fig)
-    ax_g, ax_a = fig.subplots(1, 2, gridspec_kw=dict(left=0.07, right=0.98, top=0.84,
+    ax_g, ax_a = fig.subplots(1, 2, gridspec_kw=dict(left=0.07, right=0.98, top=0.8,
                                                      bottom=0.14, wspace=0.25))
     field, others = next(iter(vary)), list(vary)[1:]
     xs = vary[field]
@@ -64,7 +64,7 @@ def sweep_figure(points: list[SweepPoint], vary: dict[str, list]) -> Figure:
         shown = ("depth", "width", "activation", "init", "init_gain", "optimizer", "lr",
                  "steps", "dataset")
         desc = ", ".join(f"{k} {getattr(cfg, k)}" for k in shown if k not in vary)
-    fig.suptitle(f"sweep over {', '.join(vary)}   ({desc})", fontsize=13)
+    fig.suptitle(f"sweep over {', '.join(vary)}\n{desc}", fontsize=12)
     return fig
 
 
