@@ -325,7 +325,8 @@ class Dashboard:
         self.progress.max = cfg.steps
         self.progress.value = 0 if stage else run.steps_done
         state = "at initialization, training..." if stage else run.status()
-        self.status.value = _escape(f"{_describe(cfg)} · {state} · {run.device} · "
+        loss = f" · loss {run.loss[-1]:.3g}" if len(run.loss) else ""
+        self.status.value = _escape(f"{_describe(cfg)} · {state}{loss} · {run.device} · "
                                     f"{time.perf_counter() - t0:.1f} s")
         verdict = diagnose(run)
         self.diagnosis.value = f"<b>Diagnosis:</b> {_escape(verdict.text)}"

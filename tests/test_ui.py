@@ -29,6 +29,7 @@ def test_first_run_is_drawn_and_described(dash):
     assert dash.run.config == FAST and dash.run.finished
     assert dash.image.value[:8] == b"\x89PNG\r\n\x1a\n"
     assert "depth 4" in dash.status.value and "finished 30 steps" in dash.status.value
+    assert f"loss {dash.run.loss[-1]:.3g}" in dash.status.value
     assert dash.progress.value == 30 and dash.progress.max == 30
     assert lab.diagnosis.diagnose(dash.run).text.split(":")[0] in dash.diagnosis.value
 
