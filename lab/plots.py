@@ -12,22 +12,18 @@ import numpy as np  # noqa: E402
 from matplotlib import colormaps  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Polygon, Rectangle  # noqa: E402
+from matplotlib.patches import Polygon  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from lab import theory  # noqa: E402
 from lab.config import Config  # noqa: E402
 from lab.data import load  # noqa: E402
 from lab.diagnosis import diagnose  # noqa: E402
+from lab.prediction_panel import PredictionPanel  # noqa: E402
 from lab.run import Run  # noqa: E402
 
 LAYER_CMAP = colormaps["viridis"]  # perceptually uniform, colour-blind safe; input dark
 HEAT_CMAP = colormaps["magma"]
-CLASS_COLORS = np.array([  # Okabe-Ito: distinguishable with any colour vision
-    (0.0, 0.447, 0.698), (0.902, 0.624, 0.0), (0.0, 0.620, 0.451), (0.800, 0.475, 0.655),
-    (0.337, 0.706, 0.914), (0.835, 0.369, 0.0), (0.941, 0.894, 0.259), (0.3, 0.3, 0.3),
-    (0.6, 0.6, 0.6), (0.0, 0.0, 0.0),
-])
 VERDICT_COLORS = {"healthy": "#1a7f37", "vanishing": "#b42318", "exploding": "#b42318",
                   "diverged": "#b42318", "saturated": "#b35c00", "dead": "#b35c00",
                   "empty": "#555555"}
@@ -54,7 +50,6 @@ class DashboardFigure:
         self.canvas = FigureCanvasAgg(self.fig)
         self.fig.set_layout_engine(None)
         self._structure: tuple | None = None
-        self._data_key: tuple | None = None
         self._theory_cfg: Config | None = None
         self._theory = None
         self._pinned_note = ""
@@ -80,7 +75,7 @@ class DashboardFigure:
         self._build_heatmap(depth)
         self._build_losses()
         self._build_updates()
-        self._build_predictions(kind)
+        self.pred = PredictionPanel(self.ax["f"], kind)
         for ax in self.ax.values():
             ax.tick_params(labelsize=10)
         for ax in (self.ax["b"], self.ax["d"]):  # plain "1e-4" labels: mathtext is slow to draw
@@ -176,28 +171,6 @@ class DashboardFigure:
                                 va="center", fontsize=11, color="#555555")
         ax.set_xlabel("step")
 
-    def _build_predictions(self, kind: str) -> None:
-        ax = self.ax["f"]
-        self.pred_kind = kind
-        self.pred_note = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", zorder=5,
-                                 va="center", fontsize=11, color="#b42318",
-                                 bbox=dict(boxstyle="round", fc="white", alpha=0.9, ec="none"))
-        if kind == "2d":
-            ax.set_title("f. decision boundary", loc="left", fontsize=12)
-            self.boundary = ax.imshow(np.ones((2, 2, 4)), origin="lower", extent=(0, 1, 0, 1),
-                                      aspect="auto", interpolation="bilinear")
-            self.points = ax.scatter([], [], s=9, edgecolors="white", linewidths=0.3)
-        elif kind == "image":
-            ax.set_title("f. validation images", loc="left", fontsize=12)
-            self.mosaic = ax.imshow(np.zeros((4, 4)), cmap="gray_r", interpolation="nearest")
-            self.tiles = [ax.add_patch(Rectangle((0, 0), 1, 1, fill=False, lw=2.5))
-                          for _ in range(16)]
-            self.tile_text = [ax.text(0, 0, "", fontsize=9, color="white", va="top",
-                                      bbox=dict(boxstyle="square,pad=0.1", fc="black",
-                                                alpha=0.6, ec="none")) for _ in range(16)]
-        ax.set_xticks([])
-        ax.set_yticks([])
-
     # ------------------------------------------------------------------ updating (per frame)
     def update(self, run: Run, pinned: Run | None = None) -> None:
         """Redraw every panel from `run` (`pinned` as ghost lines), changing artists in place."""
@@ -207,7 +180,6 @@ class DashboardFigure:
         if self._structure != (run.depth, kind):
             self._build(run.depth, kind)
             self._structure = (run.depth, kind)
-            self._data_key = None
         if pinned is not None and pinned.depth != run.depth:
             pinned = None  # ghosts compare like with like: the same layers
         self._pinned_note = "  ·  grey dash-dot: pinned run" if pinned is not None else ""
@@ -217,7 +189,7 @@ class DashboardFigure:
         self._update_heatmap(run)
         self._update_losses(run, pinned)
         self._update_updates(run)
-        self._update_predictions(run, data)
+        self.pred.update(run, data)
 
     def _update_titles(self, run: Run) -> None:
         cfg = run.config
@@ -336,61 +308,6 @@ class DashboardFigure:
         low = min(float(finite.min()) if finite.size else -4, -4)
         high = max(float(finite.max()) if finite.size else -2, -2)
         ax.set_ylim(low - 0.3, high + 0.3)
-
-    def _update_predictions(self, run: Run, data) -> None:
-        ax, extra = self.ax["f"], run.extra
-        if self.pred_kind == "2d":
-            key = (run.config.dataset, run.config.n_samples, run.config.noise, run.config.seed,
-                   run.config.standardize)
-            if key != self._data_key:
-                self._data_key = key
-                self.points.set_offsets(data.x_val.numpy())
-                self.points.set_facecolor(CLASS_COLORS[data.y_val.numpy() % 10])
-            if "grid_class" in extra:
-                rgb = CLASS_COLORS[extra["grid_class"] % 10]
-                conf = extra["grid_confidence"][..., None]
-                strength = np.clip((conf - 1 / data.n_classes) * 1.2, 0.1, 0.85)
-                self.boundary.set_data(np.concatenate([rgb, strength], axis=-1))
-                self.boundary.set_extent(extra["grid_extent"])
-                x0, x1, y0, y1 = extra["grid_extent"]
-                ax.set_xlim(x0, x1)
-                ax.set_ylim(y0, y1)
-            self.boundary.set_visible("grid_class" in extra)
-        elif self.pred_kind == "image":
-            self._update_images(run, data)
-        note = "" if extra or self.pred_kind == "none" else "no predictions: the model diverged"
-        self.pred_note.set_text(note)
-        self.pred_note.set_visible(bool(note))
-
-    def _update_images(self, run: Run, data) -> None:
-        raw = load(run.config.replace(standardize=False))  # same split, natural contrast
-        h, w = data.image_shape
-        n = min(16, len(raw.x_val))
-        images = raw.x_val[:n].numpy().reshape(n, h, w)
-        mosaic = np.zeros((4 * h, 4 * w))
-        for i in range(n):
-            r, c = divmod(i, 4)
-            mosaic[r * h:(r + 1) * h, c * w:(c + 1) * w] = images[i]
-        self.mosaic.set_data(mosaic)
-        self.mosaic.set_clim(mosaic.min(), mosaic.max())
-        self.mosaic.set_extent((-0.5, 4 * w - 0.5, 4 * h - 0.5, -0.5))
-        pred = run.extra.get("image_pred")
-        right = 0
-        for i in range(16):
-            r, c = divmod(i, 4)
-            tile, text = self.tiles[i], self.tile_text[i]
-            tile.set_bounds(c * w - 0.5, r * h - 0.5, w, h)
-            if pred is None or i >= n:
-                tile.set_edgecolor("none")
-                text.set_text("")
-                continue
-            ok = pred[i] == int(raw.y_val[i])
-            right += ok
-            tile.set_edgecolor("#1a7f37" if ok else "#b42318")
-            text.set_position((c * w, r * h))
-            text.set_text(str(pred[i]))
-        verdict = f"{right}/{n} right" if pred is not None else "no predictions"
-        self.ax["f"].set_title(f"f. validation images: {verdict}", loc="left", fontsize=12)
 
     def png(self) -> bytes:
         """Render the figure to PNG bytes."""

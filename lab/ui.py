@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import html
 import logging
-import math
 import os
 import threading
 import time
@@ -14,17 +13,8 @@ from typing import Any
 import ipywidgets as W
 
 from lab import presets
-from lab.config import (
-    ACTIVATIONS,
-    BATCHNORMS,
-    CLIPS,
-    INITS,
-    OPTIMIZERS,
-    SCHEDULES,
-    Config,
-    lenient_from_query,
-)
-from lab.data import available_datasets
+from lab.config import Config, lenient_from_query
+from lab.controls import GROUPS, LABELS, make_control, show_value
 from lab.diagnosis import diagnose
 from lab.export import lab_code, torch_code
 from lab.plots import DashboardFigure
@@ -32,82 +22,7 @@ from lab.run import Run
 from lab.trainer import inspect, train
 
 log = logging.getLogger("lab.ui")
-
-# field -> (group, plain-words label, tooltip)
-LABELS = {
-    "depth": ("Model", "Hidden layers", "How many hidden layers: deeper nets vanish or explode"),
-    "width": ("Model", "Units per layer", "Neurons in each hidden layer"),
-    "activation": ("Model", "Activation", "The nonlinearity after each hidden layer"),
-    "residual": ("Model", "Skip connections", "Add each block's input to its output"),
-    "init": ("Initialization", "Weight init", "How the starting weights are drawn"),
-    "init_gain": ("Initialization", "Init scale", "Multiplier on the init (std for 'normal')"),
-    "batchnorm": ("Regularization", "BatchNorm", "Normalize before or after each activation"),
-    "dropout": ("Regularization", "Dropout", "Chance that each unit is dropped while training"),
-    "weight_decay": ("Regularization", "Weight decay", "L2 penalty on the weights"),
-    "clip": ("Optimization", "Clip gradients", "Cap the gradient's global norm or each value"),
-    "clip_threshold": ("Optimization", "Clip at", "The cap used by gradient clipping"),
-    "optimizer": ("Optimization", "Optimizer", "sgd, sgd with momentum 0.9, or adam"),
-    "lr": ("Optimization", "Learning rate", "Step size of the optimizer"),
-    "lr_schedule": ("Optimization", "LR schedule", "Keep, step down or cosine-decay the rate"),
-    "batch_size": ("Optimization", "Batch size", "Examples per step"),
-    "steps": ("Optimization", "Steps", "How many optimizer steps to train"),
-    "early_stopping": ("Optimization", "Early stop", "Stop after this many evaluations "
-                       "without improvement (0 = never)"),
-    "dataset": ("Data", "Dataset", "What the network learns to classify"),
-    "standardize": ("Data", "Standardize", "Scale inputs to mean 0, std 1"),
-    "noise": ("Data", "Noise", "Jitter of the 2-D datasets"),
-    "seed": ("Data", "Seed", "Random seed for data, init, batches and dropout"),
-}
-GROUPS = ("Model", "Initialization", "Regularization", "Optimization", "Data")
 DRAW_EVERY = 1.0  # seconds between intermediate frames while training
-
-
-def _make_control(field: str, value: Any) -> W.Widget:
-    """The widget for one Config field, its range equal to what Config allows."""
-    style = {"description_width": "110px"}
-    layout = W.Layout(width="330px")
-    group, label, tip = LABELS[field]
-    kw = dict(description=label, tooltip=tip, style=style, layout=layout,
-              continuous_update=False)
-    choices = {"activation": ACTIVATIONS, "init": INITS, "batchnorm": BATCHNORMS,
-               "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "clip": CLIPS,
-               "dataset": available_datasets()}
-    if field in choices:
-        kw.pop("continuous_update")
-        w: W.Widget = W.Dropdown(options=list(choices[field]), value=value, **kw)
-    elif field in ("residual", "standardize"):
-        w = W.Checkbox(value=value, description=label, tooltip=tip, indent=False)
-    elif field in ("init_gain", "lr", "clip_threshold"):
-        low, high = {"init_gain": (-3, 2), "lr": (-5, 2), "clip_threshold": (-3, 3)}[field]
-        w = W.FloatLogSlider(value=value, base=10, min=low, max=high, step=0.05,
-                             readout_format=".3g", **kw)
-    elif field in ("dropout", "noise"):
-        w = W.FloatSlider(value=value, min=0.0, max=0.95 if field == "dropout" else 2.0,
-                          step=0.05, **kw)
-    elif field == "weight_decay":
-        w = W.BoundedFloatText(value=value, min=0.0, max=10.0, step=1e-4, **kw)
-    elif field in ("seed", "early_stopping"):
-        w = W.BoundedIntText(value=value, min=0, max=2**31 - 1 if field == "seed" else 1000,
-                             **kw)
-    else:
-        low, high, step = {"depth": (1, 100, 1), "width": (4, 1024, 4),
-                           "batch_size": (1, 4096, 1), "steps": (10, 5000, 10)}[field]
-        w = W.IntSlider(value=value, min=low, max=high, step=step, **kw)
-    w.add_class(f"lab-control-{field}")
-    return w
-
-
-def _show_value(widget: W.Widget, value: Any) -> None:
-    """Set a control, first widening a slider whose range is narrower than Config's."""
-    if isinstance(widget, W.FloatLogSlider):
-        exponent = math.log10(value)
-        widget.min = min(widget.min, math.floor(exponent))
-        widget.max = max(widget.max, math.ceil(exponent))
-    elif isinstance(widget, (W.IntSlider, W.FloatSlider)):
-        widget.min = min(widget.min, value)
-        widget.max = max(widget.max, value)
-    widget.value = value
-
 
 class Dashboard:
     """The lab's app: controls, presets, status, the live figure, diagnosis, pin/share/export.
@@ -135,8 +50,8 @@ class Dashboard:
         shown = fields if fields is not None else list(LABELS)
         self.controls: dict[str, W.Widget] = {}
         for field in shown:
-            self.controls[field] = widget = _make_control(field, getattr(Config(), field))
-            _show_value(widget, getattr(self.config, field))
+            self.controls[field] = widget = make_control(field, getattr(Config(), field))
+            show_value(widget, getattr(self.config, field))
         for field, widget in self.controls.items():
             widget.observe(lambda change, f=field: self._on_control(f, change["new"]), "value")
         self._build_widgets(fields is None)
@@ -209,7 +124,7 @@ class Dashboard:
             self.message.value = _escape(str(e))
             self._applying = True
             try:
-                _show_value(self.controls[field], getattr(self.config, field))
+                show_value(self.controls[field], getattr(self.config, field))
             finally:
                 self._applying = False
             return
@@ -231,7 +146,7 @@ class Dashboard:
         self._applying = True
         try:
             for field, widget in self.controls.items():
-                _show_value(widget, getattr(cfg, field))
+                show_value(widget, getattr(cfg, field))
         finally:
             self._applying = False
         self.config = cfg

@@ -83,7 +83,7 @@ def test_diverged_run_draws_what_came_before(runs):
     assert len(x) == run.diverged_at + 1 and np.isfinite(y[0])
     assert fig.event_line.get_visible() and fig.event_line.get_xdata()[0] == run.diverged_at
     assert fig.event_text.get_text() == f"diverged at step {run.diverged_at}"
-    assert fig.pred_note.get_text().startswith("no predictions")
+    assert fig.pred.note.get_text().startswith("no predictions")
     fig.png()  # renders despite NaN and inf in the record
 
 
@@ -125,7 +125,7 @@ def test_image_grid_marks_right_and_wrong(runs):
     right = int((run.extra["image_pred"] == raw.y_val[:16].numpy()).sum())
     assert fig.ax["f"].get_title(loc="left").endswith(f"{right}/16 right")
     greens = sum(t.get_edgecolor()[:3] == pytest.approx((0.102, 0.498, 0.216), abs=0.01)
-                 for t in fig.tiles)
+                 for t in fig.pred.tiles)
     assert greens == right
 
 
