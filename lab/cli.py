@@ -8,7 +8,7 @@ import sys
 from dataclasses import fields
 from typing import Any
 
-from lab.config import _CHOICES, _RANGES, Config, _check_field, _parse_text
+from lab.config import _CHOICES, _RANGES, Config, _check_field, _parse_text, allowed_range
 
 GIF_FRAMES = 40  # frames kept for an animation, evenly spaced over training
 
@@ -17,8 +17,7 @@ def _field_help(name: str, kind: str) -> str:
     if name in _CHOICES:
         return "one of " + ", ".join(_CHOICES[name])
     if name in _RANGES:
-        low, high, low_in, high_in = _RANGES[name]
-        return f"{kind} in {'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
+        return f"{kind} in {allowed_range(name)}"
     return "true or false"
 
 

@@ -179,7 +179,7 @@ def _check_field(name: str, kind: str, value: Any) -> Any:
             raise ValueError(f"{name}={_short(value)}: must be one of {', '.join(allowed)}")
         return value
     low, high, low_in, high_in = _RANGES[name]
-    rule = f"{'[' if low_in else '('}{_num(low)}, {_num(high)}{']' if high_in else ')'}"
+    rule = allowed_range(name)
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ValueError(f"{name}={_short(value)}: must be an integer in {rule}")
@@ -198,6 +198,12 @@ def _check_field(name: str, kind: str, value: Any) -> Any:
     if not (ok_low and ok_high):
         raise ValueError(f"{name}={_short(value)}: must be in {rule}")
     return value
+
+
+def allowed_range(name: str) -> str:
+    """The interval a numeric field allows, as "[1, 100]" or "(0, 100]"."""
+    low, high, low_in, high_in = _RANGES[name]
+    return f"{'[' if low_in else '('}{_num(low)}, {_num(high)}{']' if high_in else ')'}"
 
 
 def _num(x: float) -> str:

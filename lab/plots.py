@@ -31,6 +31,13 @@ MAX_SHOWN = 10  # layers drawn individually in the ridgeline and update-ratio pa
 GHOST = "#9a9a9a"
 
 
+def figure_png(fig: Figure) -> bytes:
+    """Render any Agg figure to PNG bytes (fast zlib level: 4x quicker than the default 6)."""
+    buf = io.BytesIO()
+    fig.canvas.print_png(buf, pil_kwargs={"compress_level": 1})
+    return buf.getvalue()
+
+
 def layer_colors(depth: int) -> np.ndarray:
     """One RGBA colour per hidden layer, layer 1 first (same in every panel)."""
     return LAYER_CMAP(np.linspace(0.0, 0.88, depth))
@@ -311,9 +318,7 @@ class DashboardFigure:
 
     def png(self) -> bytes:
         """Render the figure to PNG bytes."""
-        buf = io.BytesIO()
-        self.canvas.print_png(buf, pil_kwargs={"compress_level": 1})  # 4x faster than level 6
-        return buf.getvalue()
+        return figure_png(self.fig)
 
     def save(self, path: str) -> None:
         """Write the figure as a PNG file."""

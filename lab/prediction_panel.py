@@ -71,14 +71,17 @@ class PredictionPanel:
         raw = load(run.config.replace(standardize=False))  # same split, natural contrast
         h, w = data.image_shape
         n = min(16, len(raw.x_val))
-        images = raw.x_val[:n].numpy().reshape(n, h, w)
-        mosaic = np.zeros((4 * h, 4 * w))
-        for i in range(n):
-            r, c = divmod(i, 4)
-            mosaic[r * h:(r + 1) * h, c * w:(c + 1) * w] = images[i]
-        self.mosaic.set_data(mosaic)
-        self.mosaic.set_clim(mosaic.min(), mosaic.max())
-        self.mosaic.set_extent((-0.5, 4 * w - 0.5, 4 * h - 0.5, -0.5))
+        key = (run.config.dataset, run.config.n_samples, run.config.seed)
+        if key != self._data_key:  # the images change with the data, not per frame
+            self._data_key = key
+            images = raw.x_val[:n].numpy().reshape(n, h, w)
+            mosaic = np.zeros((4 * h, 4 * w))
+            for i in range(n):
+                r, c = divmod(i, 4)
+                mosaic[r * h:(r + 1) * h, c * w:(c + 1) * w] = images[i]
+            self.mosaic.set_data(mosaic)
+            self.mosaic.set_clim(mosaic.min(), mosaic.max())
+            self.mosaic.set_extent((-0.5, 4 * w - 0.5, 4 * h - 0.5, -0.5))
         pred = run.extra.get("image_pred")
         right = 0
         for i in range(16):

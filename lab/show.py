@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -14,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from lab.diagnosis import diagnose, gradient_ratio, number  # noqa: E402
-from lab.plots import DashboardFigure, layer_colors  # noqa: E402
+from lab.plots import DashboardFigure, figure_png, layer_colors  # noqa: E402
 from lab.run import Run  # noqa: E402
 
 QUANTITIES = {
@@ -53,9 +51,7 @@ def profiles(runs: dict[str, Run], quantity: str = "act_grad_std", row: int = 0,
     ax.set_title(title or f"{QUANTITIES.get(quantity, quantity)}, {where}", loc="left")
     ax.legend(fontsize=9)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.canvas.print_png(buf)
-    return Image(buf.getvalue())
+    return Image(figure_png(fig))
 
 
 def table(runs: dict[str, Run]) -> str:

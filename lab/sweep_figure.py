@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -12,8 +10,10 @@ import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lab.plots import layer_colors  # noqa: E402
+from lab.plots import figure_png, layer_colors  # noqa: E402
 from lab.sweep import SweepPoint  # noqa: E402
+
+__all__ = ["figure_png", "sweep_figure"]  # figure_png: the lessons render sweeps with it
 
 
 def sweep_figure(points: list[SweepPoint], vary: dict[str, list]) -> Figure:
@@ -66,10 +66,3 @@ def sweep_figure(points: list[SweepPoint], vary: dict[str, list]) -> Figure:
         desc = ", ".join(f"{k} {getattr(cfg, k)}" for k in shown if k not in vary)
     fig.suptitle(f"sweep over {', '.join(vary)}\n{desc}", fontsize=12)
     return fig
-
-
-def figure_png(fig: Figure) -> bytes:
-    """Render a figure to PNG bytes."""
-    buf = io.BytesIO()
-    fig.canvas.print_png(buf, pil_kwargs={"compress_level": 1})
-    return buf.getvalue()
