@@ -1,53 +1,37 @@
 """Benchmarks: `python -m lab.bench [--quick] [--out FILE]` prints a table and writes JSON.
 
-Every ratio is measured in one process with the two sides interleaved, so that load from other
+Every ratio is measured in one process with its sides interleaved, so that load from other
 tenants of a shared machine hits both sides alike; each figure is a median with min and max.
+On CUDA, times come from CUDA events around the work.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
 import lab
+from lab.baselines import bare_train, graphed_bare_train, naive_train
+from lab.batched import train_many
 from lab.config import Config
-from lab.data import load
-from lab.trainer import SINGLE_THREAD_WIDTH, Batches, lr_at, make_optimizer, resolve_device
+from lab.trainer import SINGLE_THREAD_WIDTH, resolve_device
 
-
-def bare_train(cfg: Config) -> float:
-    """Seconds for the same model, data, batches and optimizer with no recording at all."""
-    t0 = time.perf_counter()
-    dev = resolve_device(cfg.device)
-    data = load(cfg)
-    net = lab.build_model(cfg, data).to(dev)
-    net.train()
-    params = list(net.parameters())
-    opt = make_optimizer(cfg, params)
-    batches = Batches(cfg, len(data.x_train), dev)
-    x, y = data.x_train.to(dev), data.y_train.to(dev)
-    for t in range(cfg.steps):
-        idx = batches.next()
-        loss = F.cross_entropy(net(x[idx]), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.clip == "norm":
-            torch.nn.utils.clip_grad_norm_(params, cfg.clip_threshold, foreach=True)
-        elif cfg.clip == "value":
-            torch.nn.utils.clip_grad_value_(params, cfg.clip_threshold, foreach=True)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(cfg, t)
-        opt.step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - t0
+# budget lines of issue 6, on a 2-core CPU (and the default run on CUDA)
+BUDGET = {
+    "inspect_ms": 50, "inspect_frame_ms": 200, "default_run_s": 1.5, "overhead_x": 1.15,
+    "frame_x": 3.0, "naive_x": 5.0, "batched8_x": 3.0, "cuda_default_run_s": 0.5,
+}
+N_FRAMES = 10  # frames drawn in the end-to-end comparison
 
 
 def _stats(values: list[float]) -> dict:
@@ -56,6 +40,15 @@ def _stats(values: list[float]) -> dict:
 
 
 def _timed(fn: Callable[[], object]) -> float:
+    """Seconds `fn` takes; on CUDA measured with events around it (queued work included)."""
+    if torch.cuda.is_available() and resolve_device("auto").type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        torch.cuda.synchronize()
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1000.0
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
@@ -70,6 +63,7 @@ def bench_inspect(cfg: Config, repeats: int) -> dict:
 def bench_default_run(cfg: Config, repeats: int) -> dict:
     """Seconds, steps per second and time to the first streamed frame of lab.train."""
     seconds, first = [], []
+    lab.train(cfg)  # the first run in a process pays one-time costs (reported separately)
     for _ in range(repeats):
         t0 = time.perf_counter()
         stamp: list[float] = []
@@ -78,34 +72,39 @@ def bench_default_run(cfg: Config, repeats: int) -> dict:
             if not stamp:
                 stamp.append(time.perf_counter() - t0)
 
-        run = lab.train(cfg, on_frame=first_frame)
-        seconds.append(run.seconds)
+        seconds.append(_timed(lambda f=first_frame: lab.train(cfg, on_frame=f)))
         first.append(stamp[0])
     s = _stats(seconds)
     return {"seconds": s, "steps_per_second": cfg.steps / s["median"], "first_frame": _stats(first)}
 
 
 def bench_overhead(cfg: Config, repeats: int) -> dict:
-    """lab.train time over the bare loop's, paired and interleaved, on the same thread count.
-
-    lab.train runs small MLPs on one thread (SINGLE_THREAD_WIDTH); the bare loop gets the same,
-    so the ratio measures recording alone.
-    """
+    """lab.train over the bare loop (no recording) run with its best thread count; paired."""
     threads = torch.get_num_threads()
-    small = cfg.arch == "mlp" and cfg.width <= SINGLE_THREAD_WIDTH
-    bare_threads = 1 if small else threads
-    torch.set_num_threads(bare_threads)
-    bare_train(cfg)
-    ratios, bare_s, lab_s = [], [], []
+    counts = sorted({1, threads})
+    bare: dict[int, list[float]] = {k: [] for k in counts}
+    lab_s, ratios = [], []
+    for k in counts:  # warm each thread count
+        torch.set_num_threads(k)
+        bare_train(cfg)
     for _ in range(repeats):
-        b = bare_train(cfg)
-        r = lab.train(cfg).seconds
-        bare_s.append(b)
-        lab_s.append(r)
-        ratios.append(r / b)
+        best = float("inf")
+        for k in counts:
+            torch.set_num_threads(k)
+            bare[k].append(_timed(lambda: bare_train(cfg)))
+            best = min(best, bare[k][-1])
+        torch.set_num_threads(threads)
+        lab_s.append(_timed(lambda: lab.train(cfg)))
+        ratios.append(lab_s[-1] / best)
     torch.set_num_threads(threads)
-    return {"ratio": _stats(ratios), "bare_seconds": _stats(bare_s), "lab_seconds": _stats(lab_s),
-            "threads": bare_threads}
+    best_k = min(counts, key=lambda k: statistics.median(bare[k]))
+    return {"ratio": _stats(ratios), "lab_seconds": _stats(lab_s),
+            "bare_seconds": {str(k): _stats(v) for k, v in bare.items()},
+            "best_threads": best_k, "lab_threads": 1 if _small(cfg) else threads}
+
+
+def _small(cfg: Config) -> bool:
+    return cfg.arch == "mlp" and cfg.width <= SINGLE_THREAD_WIDTH
 
 
 def bench_frame(cfg: Config, repeats: int) -> dict:
@@ -118,7 +117,7 @@ def bench_frame(cfg: Config, repeats: int) -> dict:
     figure = DashboardFigure()
     figure.update(run)
     figure.png()
-    update, rebuild, inspect_frame = [], [], []
+    update, rebuild, inspect_frame, sizes = [], [], [], []
     for i in range(repeats):
         frame = frames[i % len(frames)]
         update.append(_timed(lambda frame=frame: (figure.update(frame), figure.png())))
@@ -126,13 +125,147 @@ def bench_frame(cfg: Config, repeats: int) -> dict:
         def anew(frame=frame):
             fresh = DashboardFigure()
             fresh.update(frame)
-            fresh.png()
+            sizes.append(len(fresh.png()))
 
         rebuild.append(_timed(anew))
         inspect_frame.append(_timed(lambda: (figure.update(lab.inspect(cfg)), figure.png())))
     u, r = _stats(update), _stats(rebuild)
     return {"update_render": u, "rebuild_render": r, "ratio": r["median"] / u["median"],
-            "inspect_and_frame": _stats(inspect_frame)}
+            "inspect_and_frame": _stats(inspect_frame), "png_bytes": int(np.median(sizes))}
+
+
+def bench_end_to_end(cfg: Config, repeats: int) -> dict:
+    """lab.train drawing N_FRAMES frames in place vs the naive notebook way drawing as many."""
+    from lab.plots import DashboardFigure
+
+    every = max(1, cfg.steps // N_FRAMES)
+    lab_s, naive_s, ratios = [], [], []
+    counts = []
+    for _ in range(repeats):
+        figure = DashboardFigure()
+        drawn: list[int] = []
+
+        def draw(run, figure=figure, drawn=drawn):
+            figure.update(run)
+            drawn.append(len(figure.png()))
+
+        lab_s.append(_timed(lambda draw=draw: lab.train(cfg, on_frame=draw, frame_every=every)))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1 if _small(cfg) else threads)  # the thread count lab.train uses
+        try:
+            seconds, pngs, _ = naive_train(cfg, len(drawn))
+        finally:
+            torch.set_num_threads(threads)
+        naive_s.append(seconds)
+        counts.append((len(drawn), len(pngs)))
+        ratios.append(naive_s[-1] / lab_s[-1])
+    return {"ratio": _stats(ratios), "lab_seconds": _stats(lab_s),
+            "naive_seconds": _stats(naive_s), "frames": counts[0]}
+
+
+def bench_batched(cfg: Config, sizes: list[int], repeats: int) -> dict:
+    """N runs of one architecture (seeds) trained together vs one after another."""
+    train_many([cfg.replace(seed=s) for s in range(2)])  # warm
+    out = {}
+    for n in sizes:
+        configs = [cfg.replace(seed=s) for s in range(n)]
+        seq, bat, ratios = [], [], []
+        for _ in range(repeats if n <= 8 else 1):
+            seq.append(_timed(lambda configs=configs: [lab.train(c) for c in configs]))
+            bat.append(_timed(lambda configs=configs: train_many(configs)))
+            ratios.append(seq[-1] / bat[-1])
+        out[str(n)] = {"ratio": _stats(ratios), "sequential_seconds": _stats(seq),
+                       "batched_seconds": _stats(bat)}
+    return out
+
+
+def bench_scaling(cfg: Config, depths: list[int], widths: list[int], steps: tuple[int, int]
+                  ) -> dict:
+    """Seconds per step and peak memory vs depth (at cfg.width) and width (at cfg.depth).
+
+    Each point runs in a fresh process so that its peak memory is its own.
+    """
+    points = [("depth", d, cfg.replace(depth=d)) for d in depths]
+    points += [("width", w, cfg.replace(width=w)) for w in widths]
+    out: dict[str, list] = {"depth": [], "width": []}
+    for axis, value, point in points:
+        code = ("import json,sys; from lab.bench import scale_point; "
+                "print(json.dumps(scale_point(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))")
+        proc = subprocess.run([sys.executable, "-c", code, point.to_json(), str(steps[0]),
+                               str(steps[1])], capture_output=True, text=True, check=True)
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        out[axis].append({axis: value, **result})
+    per_step = np.array([p["seconds_per_step"] for p in out["depth"]])
+    d = np.array(depths, dtype=float)
+    slope, intercept = np.polyfit(d, per_step, 1)
+    fit = slope * d + intercept
+    r2 = 1 - ((per_step - fit) ** 2).sum() / max(((per_step - per_step.mean()) ** 2).sum(), 1e-30)
+    out["depth_fit"] = {"seconds_per_layer_step": slope, "intercept": intercept, "r2": r2}
+    return out
+
+
+def scale_point(config_json: str, short: int, long: int) -> dict:
+    """One scaling point (run in its own process): seconds per step, peak memory in MiB."""
+    cfg = Config.from_json(config_json)
+    lab.train(cfg.replace(depth=1, width=16, steps=2))  # imports, data and allocator warm
+    dev = resolve_device(cfg.device)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    base = _reset_peak_rss()
+    lab.train(cfg.replace(steps=short))  # the first run of this size allocates everything
+    if dev.type == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2 ** 20
+    else:
+        peak = _status_mib("VmHWM") - base
+    t_short = _timed(lambda: lab.train(cfg.replace(steps=short)))
+    t_long = _timed(lambda: lab.train(cfg.replace(steps=long)))
+    n_params = sum(p.numel() for p in lab.build_model(cfg).parameters())
+    return {"seconds_per_step": (t_long - t_short) / (long - short), "peak_mib": peak,
+            "params": n_params}
+
+
+def _status_mib(key: str) -> float:
+    """A memory figure of /proc/self/status (VmRSS, VmHWM...) in MiB."""
+    with open("/proc/self/status") as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
+    return kib / 1024
+
+
+def _reset_peak_rss() -> float:
+    """Reset the process's peak resident size to its current one (Linux >= 4.0); return it."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return _status_mib("VmRSS")
+
+
+def bench_cuda_graph(cfg: Config, repeats: int) -> dict:
+    """CUDA only: the bare loop eager vs with its step captured once as a CUDA graph."""
+    bare_train(cfg)
+    graphed_bare_train(cfg)
+    eager, graphed = [], []
+    for _ in range(repeats):
+        eager.append(_timed(lambda: bare_train(cfg)))
+        graphed.append(_timed(lambda: graphed_bare_train(cfg)))
+    e, g = _stats(eager), _stats(graphed)
+    return {"eager_seconds": e, "graph_seconds": g, "ratio": e["median"] / g["median"]}
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    dev = resolve_device("auto")
+    info = {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(),
+            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "device": str(dev)}
+    if dev.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(dev)
+    return info
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -141,22 +274,58 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="fewer repeats (under a minute)")
     parser.add_argument("--out", default="bench.json", help="JSON file to write")
     args = parser.parse_args(argv)
-    reps = 3 if args.quick else 9
+    quick = args.quick
+    reps = 3 if quick else 9
     cfg = Config()
-    results = {
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "torch": torch.__version__, "threads": torch.get_num_threads(),
-                    "device": str(resolve_device(cfg.device))},
-        "inspect": bench_inspect(cfg, 5 * reps),
-        "default_run": bench_default_run(cfg, reps),
-        "recording_overhead": bench_overhead(cfg, reps),
-        "frame": bench_frame(cfg, reps),
-    }
+    cuda = resolve_device(cfg.device).type == "cuda"
+    results: dict = {"machine": machine(), "quick": quick}
+
+    def section(name: str, fn: Callable[[], dict]) -> None:
+        t0 = time.perf_counter()
+        print(f"... {name}", file=sys.stderr, flush=True)
+        results[name] = fn()
+        results[name]["bench_seconds"] = time.perf_counter() - t0
+
+    section("inspect", lambda: bench_inspect(cfg, 5 * reps))
+    section("default_run", lambda: bench_default_run(cfg, reps))
+    section("recording_overhead", lambda: bench_overhead(cfg, reps))
+    section("frame", lambda: bench_frame(cfg, reps))
+    section("end_to_end", lambda: bench_end_to_end(cfg, 1 if quick else 3))
+    short = cfg.replace(steps=100) if quick else cfg
+    section("batched", lambda: {"steps": short.steps, **bench_batched(
+        short, [2, 8] if quick else [2, 8, 32], 1 if quick else 3)})
+    section("scaling", lambda: bench_scaling(
+        cfg, [1, 10, 100] if quick else [1, 2, 5, 10, 20, 50, 100],
+        [16, 256, 1024] if quick else [16, 64, 256, 1024], (5, 15) if quick else (10, 30)))
+    if cuda:
+        section("cuda_graph", lambda: bench_cuda_graph(cfg, reps))
+    results["budget"] = budget(results)
     _print(results)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2)
     print(f"wrote {args.out}")
     return results
+
+
+def budget(r: dict) -> list[dict]:
+    """Each budget line of issue 6 with the measured value and whether it is met."""
+    cuda = r["machine"]["device"].startswith("cuda")
+    lines = [
+        ("inspect latency", r["inspect"]["median"] * 1000, "<=", BUDGET["inspect_ms"], "ms"),
+        ("inspect + frame drawn", r["frame"]["inspect_and_frame"]["median"] * 1000, "<=",
+         BUDGET["inspect_frame_ms"], "ms"),
+        ("default run" + (" (CUDA)" if cuda else ""), r["default_run"]["seconds"]["median"],
+         "<=", BUDGET["cuda_default_run_s" if cuda else "default_run_s"], "s"),
+        ("recording overhead", r["recording_overhead"]["ratio"]["median"], "<=",
+         BUDGET["overhead_x"], "x"),
+        ("frame: rebuild / update", r["frame"]["ratio"], ">=", BUDGET["frame_x"], "x"),
+        ("naive / lab, end to end", r["end_to_end"]["ratio"]["median"], ">=",
+         BUDGET["naive_x"], "x"),
+        ("sequential / batched, N=8", r["batched"]["8"]["ratio"]["median"], ">=",
+         BUDGET["batched8_x"], "x"),
+    ]
+    return [{"what": w, "value": v, "op": op, "budget": b, "unit": u,
+             "met": bool(v <= b if op == "<=" else v >= b)} for w, v, op, b, u in lines]
 
 
 def _print(r: dict) -> None:
@@ -165,18 +334,46 @@ def _print(r: dict) -> None:
                 f"(min {s['min'] * unit:.3f}, max {s['max'] * unit:.3f}, n={s['n']})")
 
     print(f"machine: {r['machine']}")
-    print(f"{'inspect latency':32s} {fmt(r['inspect'], 1000, 'ms')}")
+    print(f"{'inspect latency':34s} {fmt(r['inspect'], 1000, 'ms')}")
     d = r["default_run"]
-    print(f"{'default run':32s} {fmt(d['seconds'])}  {d['steps_per_second']:.0f} steps/s")
-    print(f"{'time to first frame':32s} {fmt(d['first_frame'])}")
+    print(f"{'default run':34s} {fmt(d['seconds'])}  {d['steps_per_second']:.0f} steps/s")
+    print(f"{'time to first frame':34s} {fmt(d['first_frame'])}")
     o = r["recording_overhead"]
-    print(f"{'recording overhead (ratio)':32s} {fmt(o['ratio'], 1, 'x')}  "
-          f"bare {o['bare_seconds']['median']:.3f} s on {o['threads']} thread(s)")
+    print(f"{'recording overhead (ratio)':34s} {fmt(o['ratio'], 1, 'x')}  bare loop best on "
+          f"{o['best_threads']} thread(s), lab on {o['lab_threads']}")
     f = r["frame"]
-    print(f"{'frame: update + render':32s} {fmt(f['update_render'], 1000, 'ms')}")
-    print(f"{'frame: build anew + render':32s} {fmt(f['rebuild_render'], 1000, 'ms')}  "
-          f"ratio {f['ratio']:.2f}x")
-    print(f"{'inspect + frame drawn':32s} {fmt(f['inspect_and_frame'], 1000, 'ms')}")
+    print(f"{'frame: update + render':34s} {fmt(f['update_render'], 1000, 'ms')}")
+    print(f"{'frame: build anew + render':34s} {fmt(f['rebuild_render'], 1000, 'ms')}  "
+          f"ratio {f['ratio']:.2f}x, PNG {f['png_bytes'] / 1024:.0f} KiB")
+    print(f"{'inspect + frame drawn':34s} {fmt(f['inspect_and_frame'], 1000, 'ms')}")
+    e = r["end_to_end"]
+    print(f"{'end to end: naive / lab':34s} {fmt(e['ratio'], 1, 'x')}  lab "
+          f"{e['lab_seconds']['median']:.2f} s, naive {e['naive_seconds']['median']:.2f} s, "
+          f"{e['frames'][0]} frames")
+    b = r["batched"]
+    for n in ("2", "8", "32"):
+        if n in b:
+            label = f"batched N={n} ({b['steps']} steps)"
+            print(f"{label:34s} {fmt(b[n]['ratio'], 1, 'x')}  "
+                  f"sequential {b[n]['sequential_seconds']['median']:.2f} s, batched "
+                  f"{b[n]['batched_seconds']['median']:.2f} s")
+    s = r["scaling"]
+    for axis in ("depth", "width"):
+        row = ", ".join(f"{p[axis]}: {p['seconds_per_step'] * 1000:.2f} ms/{p['peak_mib']:.0f} MiB"
+                        for p in s[axis])
+        print(f"{'per step / peak memory by ' + axis:34s} {row}")
+    fit = s["depth_fit"]
+    print(f"{'  linear in depth':34s} {fit['seconds_per_layer_step'] * 1e6:.1f} us per layer-step"
+          f" + {fit['intercept'] * 1000:.2f} ms, r^2 = {fit['r2']:.3f}")
+    if "cuda_graph" in r:
+        g = r["cuda_graph"]
+        print(f"{'bare loop: eager / CUDA graph':34s} {g['ratio']:.2f}x  eager "
+              f"{g['eager_seconds']['median']:.3f} s, graph {g['graph_seconds']['median']:.3f} s")
+    print("budget:")
+    for line in r["budget"]:
+        mark = "met" if line["met"] else "NOT MET"
+        print(f"  {line['what']:32s} {line['value']:8.3f} {line['unit']:2s} "
+              f"(budget {line['op']} {line['budget']}) {mark}")
 
 
 if __name__ == "__main__":

@@ -54,12 +54,18 @@ def layer_stats(acts: list[torch.Tensor], act_grads: list[torch.Tensor],
                 weight_grad_norms: torch.Tensor, weight_sqrt_numels: torch.Tensor,
                 activation: str) -> torch.Tensor:
     """(N_STATS, depth): activation mean, std, saturated, dead; dL/da std; dL/dW norm and rms."""
-    depth = len(acts)
-    both = torch.stack(acts + act_grads).flatten(2)  # (2 * depth, batch, units)
+    return row_stats(torch.stack(acts).flatten(2), torch.stack(act_grads).flatten(2),
+                     weight_grad_norms, weight_sqrt_numels, activation)
+
+
+def row_stats(a: torch.Tensor, g: torch.Tensor, weight_grad_norms: torch.Tensor,
+              weight_sqrt_numels: torch.Tensor, activation: str) -> torch.Tensor:
+    """(N_STATS, rows) from activations and dL/da shaped (rows, batch, units), one row a layer."""
+    rows = a.shape[0]
+    both = torch.cat([a, g])  # (2 * rows, batch, units)
     # float64: values near 1e19 are finite in float32 but their sum of squares is not
     mean, std = (m.float() for m in mean_std(both.flatten(1).double()))
-    a = both[:depth]
-    nan = torch.full_like(mean[:depth], float("nan"))
+    nan = torch.full_like(mean[:rows], float("nan"))
     if activation in SATURATION:
         flat = a.flatten(1)
         centred = (flat - _CENTRE[activation]).abs_() if _CENTRE[activation] else flat.abs()
@@ -71,7 +77,7 @@ def layer_stats(acts: list[torch.Tensor], act_grads: list[torch.Tensor],
     else:
         dead = nan
     rms = weight_grad_norms / weight_sqrt_numels
-    return torch.stack([mean[:depth], std[:depth], saturated, dead, std[depth:],
+    return torch.stack([mean[:rows], std[:rows], saturated, dead, std[rows:],
                         weight_grad_norms, rms])
 
 
@@ -110,10 +116,18 @@ def activation_edges(activation: str, act_std0: torch.Tensor,
 
 
 def histograms(values: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-    """Fraction of each row's values per uniform bin, (rows, bins); outliers go to the end bins."""
-    rows, bins = values.shape[0], len(edges) - 1
-    low, high = float(edges[0]), float(edges[-1])
-    idx = (values.flatten(1) - low).mul_(bins / (high - low)).floor_()
+    """Fraction of each row's values per uniform bin, (rows, bins); outliers go to the end bins.
+
+    `edges` is (bins + 1,) for all rows, or (rows, bins + 1) for edges of each row's own.
+    """
+    rows, bins = values.shape[0], edges.shape[-1] - 1
+    flat = values.flatten(1)
+    if edges.dim() == 1:
+        low, high = float(edges[0]), float(edges[-1])
+        idx = (flat - low).mul_(bins / (high - low)).floor_()
+    else:
+        low, high = edges[:, :1].to(flat), edges[:, -1:].to(flat)
+        idx = (flat - low).mul_(bins / (high - low)).floor_()
     idx = idx.nan_to_num_(bins - 1).clamp_(0, bins - 1).long()  # NaN counts as off the top
     idx += torch.arange(rows, device=values.device)[:, None] * bins
     counts = torch.bincount(idx.flatten(), minlength=rows * bins).view(rows, bins)

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from lab.batched import train_many
 from lab.config import Config
 from lab.diagnosis import gradient_ratio
 from lab.run import Run
-from lab.trainer import train
 
 
 @dataclass(frozen=True)
@@ -34,17 +34,22 @@ def combinations(vary: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 def sweep(base: Config, vary: dict[str, list[Any]],
           progress: Callable[[int, int, dict[str, Any]], None] | None = None) -> list[SweepPoint]:
-    """Train `base` with each combination of `vary` applied; `progress(i, n, values)` per start."""
+    """Train `base` with each combination of `vary` applied; `progress(i, n, values)` as they go.
+
+    Combinations that share an architecture (seeds, init scales, learning rates...) train
+    together as one batched model (lab.batched); the rest one after another.
+    """
     combos = combinations(vary)
     configs = [base.replace(**values) for values in combos]  # validate all before training any
-    points = []
-    for i, (values, cfg) in enumerate(zip(combos, configs, strict=True)):
+
+    def report(done: int, total: int) -> None:
         if progress is not None:
-            progress(i, len(combos), values)
-        run = train(cfg)
+            progress(done, total, combos[done] if done < total else {})
+
+    runs = train_many(configs, progress=report)
+    points = []
+    for values, run in zip(combos, runs, strict=True):
         acc = float(run.val_acc[-1]) if len(run.val_acc) and run.diverged_at is None else np.nan
         points.append(SweepPoint(values, run, gradient_ratio(run, 0), gradient_ratio(run, -1),
                                  acc))
-    if progress is not None:
-        progress(len(combos), len(combos), {})
     return points

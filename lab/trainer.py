@@ -168,7 +168,7 @@ class _Trainer:
         self.batches = Batches(cfg, len(self.x_train), dev)
         self.checked = 0
         self.last: tuple[int, list, list] = (-1, [], [])  # step, activations, dL/da
-        self.dev_name = _device_name(dev)
+        self.dev_name = device_name(dev)
 
     def _frame(self, n_steps: int, finished: bool = False) -> Run:
         run = self.rec.to_run(n_steps, self.dev_name, time.perf_counter() - self.t0,
@@ -176,42 +176,14 @@ class _Trainer:
         run.extra.update(self._predictions())
         return run
 
-    @torch.no_grad()
     def _predictions(self) -> dict:
-        """What the model predicts now: class over a 2-D grid, or for a few validation images."""
-        net, probe = self.net, self.probe
+        """What the model predicts now (grid or images), with recording and train mode off."""
+        probe = self.probe
         if probe is not None:
             probe.enabled = False
-        if self.mode_matters:
-            net.eval()
         try:
-            if self.data.image_shape is None and self.data.n_features == 2:
-                x = self.data.x_train
-                low, high = x.min(0).values, x.max(0).values
-                pad = 0.1 * (high - low)
-                low, high = (low - pad).tolist(), (high + pad).tolist()
-                # the grid costs points x width^2 x depth: keep it to a few ms on a CPU
-                side = int((GRID_MACS / (self.cfg.width ** 2 * self.cfg.depth)) ** 0.5)
-                side = max(12, min(40, side))
-                gx = torch.linspace(low[0], high[0], side)
-                gy = torch.linspace(low[1], high[1], side)
-                mesh = torch.stack(torch.meshgrid(gx, gy, indexing="xy"), dim=-1).reshape(-1, 2)
-                prob = torch.softmax(net(mesh.to(self.device)), dim=1).cpu()
-                if not torch.isfinite(prob).all():
-                    return {}
-                conf, cls = prob.max(dim=1)
-                return {"grid_extent": (low[0], high[0], low[1], high[1]),
-                        "grid_class": cls.reshape(side, side).numpy(),
-                        "grid_confidence": conf.reshape(side, side).numpy()}
-            if self.data.image_shape is not None:
-                logits = net(self.x_val[:N_IMAGES])
-                if not torch.isfinite(logits).all():
-                    return {}
-                return {"image_pred": logits.argmax(dim=1).cpu().numpy()}
-            return {}
+            return predictions(self.net, self.data, self.cfg, self.device)
         finally:
-            if self.mode_matters:
-                net.train()
             if probe is not None:
                 probe.enabled = True
 
@@ -328,7 +300,45 @@ class _Trainer:
         return value if math.isfinite(value) else math.inf
 
 
-def _device_name(dev: torch.device) -> str:
+@torch.no_grad()
+def predictions(net: torch.nn.Module, data: Dataset, cfg: Config, device: torch.device) -> dict:
+    """What `net` predicts: class and confidence over a 2-D grid, or a few validation images."""
+    mode_matters = cfg.batchnorm != "none" or cfg.dropout > 0
+    was_training = net.training
+    if mode_matters:
+        net.eval()
+    try:
+        if data.image_shape is None and data.n_features == 2:
+            x = data.x_train
+            low, high = x.min(0).values, x.max(0).values
+            pad = 0.1 * (high - low)
+            low, high = (low - pad).tolist(), (high + pad).tolist()
+            # the grid costs points x width^2 x depth: keep it to a few ms on a CPU
+            side = int((GRID_MACS / (cfg.width ** 2 * cfg.depth)) ** 0.5)
+            side = max(12, min(40, side))
+            gx = torch.linspace(low[0], high[0], side)
+            gy = torch.linspace(low[1], high[1], side)
+            mesh = torch.stack(torch.meshgrid(gx, gy, indexing="xy"), dim=-1).reshape(-1, 2)
+            prob = torch.softmax(net(mesh.to(device)), dim=1).cpu()
+            if not torch.isfinite(prob).all():
+                return {}
+            conf, cls = prob.max(dim=1)
+            return {"grid_extent": (low[0], high[0], low[1], high[1]),
+                    "grid_class": cls.reshape(side, side).numpy(),
+                    "grid_confidence": conf.reshape(side, side).numpy()}
+        if data.image_shape is not None:
+            logits = net(data.x_val[:N_IMAGES].to(device))
+            if not torch.isfinite(logits).all():
+                return {}
+            return {"image_pred": logits.argmax(dim=1).cpu().numpy()}
+        return {}
+    finally:
+        if mode_matters:
+            net.train(was_training)
+
+
+def device_name(dev: torch.device) -> str:
+    """How a Run names its device: "cpu", "mps", or "cuda (<GPU name>)"."""
     if dev.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(dev)})"
     return dev.type
