@@ -138,7 +138,10 @@ class BatchTrainer:
         hidden = [f"blocks.{i}.layer.weight" for i in range(cfg.depth)]
         # hidden weights first and contiguous, so per-layer slices are cheap to reach
         order = hidden + [name for name, _ in named if name not in hidden]
-        shapes = dict((name, p.shape) for name, p in named)
+        # linear weights are kept transposed, (in, out): x @ W^T is then a plain batched matmul
+        # and autograd hands back contiguous gradients (no copy to flatten them)
+        self.transposed = {name for name, p in named if p.dim() == 2}
+        shapes = {name: (p.t() if name in self.transposed else p).shape for name, p in named}
         self.slices: dict[str, tuple[int, int, torch.Size]] = {}
         start = 0
         for name in order:
@@ -158,7 +161,8 @@ class BatchTrainer:
         rows = []
         for net in self.nets:
             params = dict(net.named_parameters())
-            rows.append(torch.cat([params[name].detach().flatten() for name in order]))
+            rows.append(torch.cat([(params[name].t() if name in self.transposed
+                                    else params[name]).detach().flatten() for name in order]))
         self.flat = torch.stack(rows).to(dev)  # (members, P): all parameters, one row each
         # leaves that view the flat rows: autograd gives each its own gradient (a gradient
         # through views of one leaf would add a zero-filled (members, P) copy per view)
@@ -223,7 +227,7 @@ class BatchTrainer:
         for i in range(cfg.depth):
             block = f"blocks.{i}"
             z = torch.baddbmm(params[f"{block}.layer.bias"].unsqueeze(1), h,
-                              params[f"{block}.layer.weight"].transpose(1, 2))
+                              params[f"{block}.layer.weight"])
             if cfg.batchnorm == "before":
                 z = self._batchnorm(z, "bn_before", i, params, training)
             a = self.act(z)
@@ -235,7 +239,7 @@ class BatchTrainer:
                 a = F.dropout(a, cfg.dropout, training=training)
             h = h + a if cfg.residual and i > 0 else a
         return torch.baddbmm(params["head.bias"].unsqueeze(1), h,
-                             params["head.weight"].transpose(1, 2))
+                             params["head.weight"])
 
     def _batchnorm(self, z: torch.Tensor, place: str, i: int, params: dict[str, torch.Tensor],
                    training: bool) -> torch.Tensor:
@@ -280,7 +284,7 @@ class BatchTrainer:
         # members are independent, so d(sum)/d(member's tensors) = d(member's loss)/d(them)
         grads = torch.autograd.grad(losses.sum(), self.param_list + taps)
         k = len(self.param_list)
-        g = torch.cat([p.reshape(n, -1) for p in grads[:k]], dim=1)  # (members, P), flat's layout
+        g = torch.cat([p.view(n, -1) for p in grads[:k]], dim=1)  # (members, P), flat's layout
         a_grads = list(grads[k:])
         row = self.row_of.get(t)
         with torch.no_grad():
@@ -435,7 +439,8 @@ class BatchTrainer:
         params = dict(net.named_parameters())
         row = self.flat[m].cpu()
         for name, (a, b, shape) in self.slices.items():
-            params[name].copy_(row[a:b].view(shape))
+            value = row[a:b].view(shape)
+            params[name].copy_(value.t() if name in self.transposed else value)
         width = self.cfg.width
         for key, (mean, var) in self.running.items():
             place, i = key.split(".")

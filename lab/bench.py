@@ -104,7 +104,9 @@ def bench_overhead(cfg: Config, repeats: int) -> dict:
 
 
 def _small(cfg: Config) -> bool:
-    return cfg.arch == "mlp" and cfg.width <= SINGLE_THREAD_WIDTH
+    """Whether lab.train runs `cfg` on one CPU thread."""
+    return (resolve_device(cfg.device).type == "cpu" and cfg.arch == "mlp"
+            and cfg.width <= SINGLE_THREAD_WIDTH)
 
 
 def bench_frame(cfg: Config, repeats: int) -> dict:

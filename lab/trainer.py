@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from lab import probes
+from lab import allocator, probes
 from lab.config import Config
 from lab.data import Dataset, load
 from lab.models import build_model
@@ -25,6 +25,9 @@ N_IMAGES = 16  # validation images shown with their predictions (image datasets)
 # Small MLPs run one CPU thread: as fast as two on an idle 2-core machine, and 17x faster
 # (11 ms vs 187 ms per inspect) when another process busies a core and OpenMP threads spin.
 SINGLE_THREAD_WIDTH = 256
+
+
+allocator.tune()  # the steps' temporaries stay in the heap (see lab.allocator)
 
 
 def resolve_device(name: str) -> torch.device:
