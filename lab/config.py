@@ -107,7 +107,7 @@ class Config:
         """Build a Config from a dict; unknown keys or bad values raise ValueError."""
         if not isinstance(data, dict):
             raise ValueError(f"config must be a dict of field -> value, got {type(data).__name__}")
-        unknown = sorted(str(k) for k in set(data) - FIELD_NAMES)
+        unknown = sorted(k if isinstance(k, str) else _short(k) for k in set(data) - FIELD_NAMES)
         if unknown:
             raise ValueError(_unknown_message(unknown))
         return cls(**data)
@@ -121,8 +121,8 @@ class Config:
         """Parse a JSON object of fields (as written by to_json)."""
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"config JSON is not valid JSON: {e}") from None
+        except (ValueError, RecursionError) as e:  # also: a 5000-digit number, deep nesting
+            raise ValueError(f"config JSON is not valid JSON: {_first_line(e)}") from None
         return cls.from_dict(data)
 
     def to_query(self) -> str:
@@ -157,14 +157,32 @@ FIELD_NAMES = frozenset(f.name for f in fields(Config))
 _FIELD_TYPES = {f.name: f.type for f in fields(Config)}
 
 
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+
 def _unknown_message(names: list[str]) -> str:
-    shown = ", ".join(repr(n[:40]) for n in names[:5])
-    return f"unknown config field(s) {shown}; known fields: {', '.join(sorted(FIELD_NAMES))}"
+    shown = ", ".join(_short(n[:40]) for n in names[:5])
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    return f"unknown config field(s) {shown}{more}; known fields: {', '.join(sorted(FIELD_NAMES))}"
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    """repr(value) cut to 60 characters; never raises (an int over 4300 digits has no repr)."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a message about a bad value must not fail itself
+        if isinstance(value, int):
+            return f"{'a negative' if value < 0 else 'an'} integer of {_digits(value)} digits"
+        return f"a {type(value).__name__} that cannot be shown"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _digits(value: int) -> int:
+    """Decimal digits of |value|, without converting it to a string."""
+    n = abs(value)
+    digits = max(1, int(n.bit_length() * math.log10(2)))
+    return digits + (n >= 10**digits)
 
 
 def _check_field(name: str, kind: str, value: Any) -> Any:
@@ -263,10 +281,11 @@ def _parse_text(name: str, kind: str, text: str) -> Any:
 
 
 def lenient_from_query(query: str) -> tuple[Config, list[str]]:
-    """Parse a URL query field by field: bad fields fall back to defaults, with one message each.
+    """Parse a URL query field by field: bad fields fall back to defaults, each one reported.
 
     For pages opened from a shared link: the viewer gets the valid part of the scenario and a
-    sentence per problem instead of an error page.
+    sentence per problem instead of an error page: one per bad or repeated field (the first
+    value counts), one for all unknown names, one for a combination that does not go together.
     """
     problems: list[str] = []
     try:
@@ -274,14 +293,27 @@ def lenient_from_query(query: str) -> tuple[Config, list[str]]:
     except ValueError as e:
         return Config(), [f"query not understood ({e}); using the defaults"]
     changes: dict[str, Any] = {}
+    unknown: list[str] = []
+    seen: set[str] = set()
+    repeated: dict[str, str] = {}  # field -> its first ignored later value
     for key, text in pairs:
-        try:
-            if key not in FIELD_NAMES:
-                raise ValueError(_unknown_message([key]))
-            value = _check_field(key, _FIELD_TYPES[key], _parse_text(key, _FIELD_TYPES[key], text))
-            changes[key] = value
-        except ValueError as e:
-            problems.append(f"{e}; using the default {key}" if key in FIELD_NAMES else str(e))
+        if key not in FIELD_NAMES:
+            if key not in unknown:
+                unknown.append(key)
+        elif key in seen:  # the first value of a field counts
+            repeated.setdefault(key, text)
+        else:
+            seen.add(key)
+            kind = _FIELD_TYPES[key]
+            try:
+                changes[key] = _check_field(key, kind, _parse_text(key, kind, text))
+            except ValueError as e:
+                problems.append(f"{e}; using the default {key}")
+    # one sentence per field at most, however long the link: unknown names come together
+    if unknown:
+        problems.append(_unknown_message(unknown))
+    problems += [f"{key}={_short(text)}: ignored, {key} is given more than once"
+                 for key, text in repeated.items()]
     try:
         return Config(**changes), problems
     except ValueError as e:  # a combination that is invalid: drop it all

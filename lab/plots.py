@@ -279,6 +279,8 @@ class DashboardFigure:
         if finite.size:
             low, high = float(finite.min()), float(finite.max())
             self.heat.set_clim(low, high if high > low else low + 1)
+        else:  # nothing finite to colour: a fixed range, not the last run's
+            self.heat.set_clim(0.0, 1.0)
 
     def _update_losses(self, run: Run, pinned: Run | None) -> None:
         ax, cfg = self.ax["d"], run.config
@@ -352,6 +354,8 @@ def _log_limits(ax, series: list[np.ndarray]) -> None:
     if values.size:
         low, high = values.min(), values.max()
         ax.set_ylim(low / 3, high * 3)
+    else:  # nothing drawable (diverged at step 0): a fixed range, not the last run's
+        ax.set_ylim(1e-2, 1e2)
 
 
 def _power_label(value: float, _pos: int) -> str:

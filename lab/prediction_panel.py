@@ -58,8 +58,13 @@ class PredictionPanel:
                 self.boundary.set_data(np.concatenate([rgb, strength], axis=-1))
                 self.boundary.set_extent(extra["grid_extent"])
                 x0, x1, y0, y1 = extra["grid_extent"]
-                ax.set_xlim(x0, x1)
-                ax.set_ylim(y0, y1)
+            else:  # no predictions (diverged): frame the data as the grid would have
+                x = data.x_train  # (not keep the last run's limits)
+                low, high = x.min(0).values, x.max(0).values
+                pad = 0.1 * (high - low)
+                (x0, y0), (x1, y1) = (low - pad).tolist(), (high + pad).tolist()
+            ax.set_xlim(x0, x1)
+            ax.set_ylim(y0, y1)
             self.boundary.set_visible("grid_class" in extra)
         elif self.kind == "image":
             self._update_images(run, data)

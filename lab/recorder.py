@@ -122,8 +122,10 @@ class Recorder:
         else:
             act_h = grad_h = np.zeros((0, depth, bins))
         edges = self.act_edges if self.act_edges is not None else torch.linspace(0, 1, bins + 1)
-        # an evaluation at step n runs before step n's update, so it belongs to a run of n steps
-        n_val = int(np.searchsorted(self.val_steps, n_steps, side="right"))
+        # an evaluation at step n runs before step n's update, so it belongs to a run of n steps;
+        # after a divergence at step k = n_steps - 1 one at n saw the blown-up update: left out
+        last = n_steps - 1 if status.get("diverged_at") is not None else n_steps
+        n_val = int(np.searchsorted(self.val_steps, last, side="right"))
         val = self.val[:n_val].cpu().double().numpy()
         loss, gnorm = _numpy(self.loss[:n_steps]), _numpy(self.gnorm[:n_steps])
         if self.cfg.clip == "none":

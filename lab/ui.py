@@ -205,7 +205,11 @@ class Dashboard:
             try:
                 self._train(generation, cfg)
             except Exception as e:  # noqa: BLE001 - shown in the message line, logged in full
+                if self._cancelled(generation):  # a config already replaced: no news for the
+                    log.warning("error in an abandoned training", exc_info=e)  # one shown now
+                    continue
                 self._fail(e)
+                self.status.value = _escape(f"{_describe(cfg)} · stopped by an error")
 
     def _train(self, generation: int, cfg: Config) -> None:
         t0 = time.perf_counter()
@@ -268,8 +272,13 @@ class Dashboard:
             f'href="data:application/json;base64,{config}">Download config (JSON)</a>')
 
     def _fail(self, error: Exception) -> None:
+        """Log the error in full; show its first line (at most 200 characters) in the message."""
         log.exception("dashboard error", exc_info=error)
-        self.message.value = _escape(f"Something went wrong: {type(error).__name__}: {error}")
+        lines = str(error).strip().splitlines()
+        first = lines[0] if lines else ""
+        first = first if len(first) <= 200 else first[:199] + "…"
+        what = f"{type(error).__name__}: {first}" if first else type(error).__name__
+        self.message.value = _escape(f"Something went wrong: {what}")
 
     # ------------------------------------------------------------------ for tests and scripts
     def wait(self, timeout: float = 60.0) -> bool:
