@@ -1,4 +1,4 @@
-"""Command line: `python -m lab run | sweep | presets` (figures without a notebook)."""
+"""Command line: `python -m lab run | sweep | presets | warm` (figures without a notebook)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="train one config, write the dashboard PNG (and a GIF)")
     run.add_argument("--preset", help="start from a named preset (see: python -m lab presets)")
     run.add_argument("--out", required=True, help="PNG file to write")
-    run.add_argument("--gif", help="also write an animated GIF of the training")
+    run.add_argument("--gif", help="also write an animated GIF of the training (always trains)")
+    run.add_argument("--no-cache", action="store_true",
+                     help="train even if the result cache (LAB_CACHE_DIR) holds this run")
     _add_config_flags(run)
     sw = sub.add_parser("sweep", help="train every combination of varied fields, plot them")
     sw.add_argument("--vary", action="append", required=True, metavar="FIELD=V1,V2,...",
@@ -45,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", required=True, help="PNG file to write")
     _add_config_flags(sw)
     sub.add_parser("presets", help="list the presets with their lessons")
+    sub.add_parser("warm", help="train the default config and every preset into the result "
+                   "cache (LAB_CACHE_DIR), so that the dashboard shows them at once")
     return parser
 
 
@@ -95,6 +99,8 @@ def _summary(run) -> str:
     cfg = run.config
     lines = [f"config: {cfg.to_query() or '(defaults)'}", run.summary(),
              f"verdict: {diagnose(run).text}"]
+    if run.from_cache:
+        lines.insert(1, "from the result cache (--no-cache trains it again)")
     if len(run.val_loss):
         lines.append(f"final train loss {run.loss[-1]:.4g}, val loss {run.val_loss[-1]:.4g}")
     return "\n".join(lines)
@@ -102,8 +108,8 @@ def _summary(run) -> str:
 
 def cmd_run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Train, write the figure (and GIF), print a summary."""
+    from lab.cache import train_cached
     from lab.plots import DashboardFigure
-    from lab.trainer import train
 
     cfg = _base_config(parser, args)
     figure = DashboardFigure()
@@ -114,8 +120,12 @@ def cmd_run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             frames.append(partial)
         _progress(partial.steps_done, cfg.steps, "training")
 
-    every = max(1, cfg.steps // GIF_FRAMES) if args.gif else None
-    run = train(cfg, on_frame=on_frame, frame_every=every)
+    if args.gif:  # a cached run has no frames to animate
+        from lab.trainer import train
+
+        run = train(cfg, on_frame=on_frame, frame_every=max(1, cfg.steps // GIF_FRAMES))
+    else:
+        run = train_cached(cfg, on_frame=on_frame, cache=None if args.no_cache else "env")
     sys.stderr.write("\n")
     figure.update(run)
     figure.save(args.out)
@@ -161,6 +171,31 @@ def cmd_sweep(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_warm() -> int:
+    """Train the default config and every preset into the result cache; print what it did."""
+    import time
+
+    from lab import presets
+    from lab.cache import CACHE_DIR_ENV, default_cache, train_cached
+
+    cache = default_cache()
+    if cache is None:
+        print(f"the result cache is off ({CACHE_DIR_ENV} is empty): nothing to warm")
+        return 0
+    todo = [("(defaults)", Config())]
+    todo += [(name, p.config) for name, p in presets.PRESETS.items()]
+    hits = 0
+    for i, (name, cfg) in enumerate(todo, 1):
+        t0 = time.perf_counter()
+        run = train_cached(cfg, cache=cache)
+        hits += run.from_cache
+        how = "from cache" if run.from_cache else f"trained in {time.perf_counter() - t0:.1f} s"
+        print(f"[{i:2d}/{len(todo)}] {name:28s} {how}", flush=True)
+    print(f"{len(todo)} runs: {hits} from cache, {len(todo) - hits} trained; "
+          f"cache {cache.describe()}")
+    return 0
+
+
 def cmd_presets() -> int:
     """Print each preset's name and lesson."""
     from lab import presets
@@ -191,4 +226,6 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_run(parser, args)
     if args.command == "sweep":
         return cmd_sweep(parser, args)
+    if args.command == "warm":
+        return cmd_warm()
     return cmd_presets()

@@ -53,11 +53,14 @@ class Run:
     diverged_at: int | None = None  # first step with a non-finite loss or gradient
     stopped_early_at: int | None = None  # step at which early stopping ended training
     cancelled: bool = False  # cancel() ended the training
+    time_limited_at: int | None = None  # step at which the time limit ended training
+    time_limit: float | None = None  # that limit, in seconds (set only when it acted)
     finished: bool = False  # the record is complete (not a partial frame)
     at_init: bool = False  # from lab.inspect: step 0 only, nothing trained
     seconds: float = 0.0  # wall time so far
     model_state: dict | None = None  # final weights (CPU state_dict); only on the finished Run
     extra: dict = field(default_factory=dict)  # room for views' derived data
+    from_cache: bool = False  # served by lab.cache, not trained by this call
 
     @property
     def depth(self) -> int:
@@ -83,6 +86,8 @@ class Run:
             return f"diverged at step {self.diverged_at}"
         if self.stopped_early_at is not None:
             return f"stopped early at step {self.stopped_early_at}"
+        if self.time_limited_at is not None:
+            return f"stopped at the {self.time_limit:g} s time limit at step {self.time_limited_at}"
         if self.cancelled:
             return f"cancelled at step {self.steps_done} of {cfg.steps}"
         if not self.finished:

@@ -88,17 +88,22 @@ def inspect(cfg: Config) -> Run:
 
 
 def train(cfg: Config, on_frame: Callable[[Run], None] | None = None,
-          cancel: Callable[[], bool] | None = None, frame_every: int | None = None) -> Run:
+          cancel: Callable[[], bool] | None = None, frame_every: int | None = None,
+          max_seconds: float | None = None) -> Run:
     """Train for cfg.steps steps and return the Run.
 
     `on_frame(run)` gets a consistent partial Run about every FRAME_SECONDS and the final Run at
     the end; `cancel()` returning True stops training before the next step and returns the
     partial Run with cancelled=True. Non-finite loss or gradients end training with
     `diverged_at` set (no exception). `frame_every=k` hands over a frame after every k-th step
-    instead (for animations and tests).
+    instead (for animations and tests). After `max_seconds` of wall time (setup and on_frame
+    included) training stops before the next step, with `time_limited_at` set; the first step
+    always runs.
     """
     trainer = _Trainer(cfg)
     trainer.frame_every = frame_every
+    if max_seconds is not None:
+        trainer.deadline = (trainer.t0 + max_seconds, max_seconds)
     return trainer.run(steps=cfg.steps, update=True, on_frame=on_frame, cancel=cancel)
 
 
@@ -112,6 +117,7 @@ class _Trainer:
         self.data: Dataset = load(cfg)
         self.status: dict = {"diverged_at": None, "stopped_early_at": None, "cancelled": False}
         self.frame_every: int | None = None
+        self.deadline: tuple[float, float] | None = None  # (perf_counter time, limit in s)
 
     def run(self, steps: int, update: bool, on_frame=None, cancel=None) -> Run:
         """Build, train `steps` steps while recording, and return the Run."""
@@ -199,6 +205,9 @@ class _Trainer:
         for t in range(steps):
             if cancel is not None and cancel():
                 status["cancelled"] = True
+                break
+            if t and self.deadline is not None and time.perf_counter() > self.deadline[0]:
+                status["time_limited_at"], status["time_limit"] = t, self.deadline[1]
                 break
             if t % eval_every == 0 or t == steps - 1:
                 val_loss = self._evaluate(probe, t, need_value=bool(cfg.early_stopping and update))

@@ -13,10 +13,12 @@ from typing import Any
 import ipywidgets as W
 
 from lab import presets
+from lab.cache import ResultCache, resolve
 from lab.config import Config, lenient_from_query
 from lab.controls import GROUPS, LABELS, make_control, show_value
 from lab.diagnosis import diagnose
 from lab.export import lab_code, torch_code
+from lab.limits import Limits
 from lab.plots import DashboardFigure
 from lab.run import Run
 from lab.trainer import inspect, train
@@ -28,12 +30,22 @@ class Dashboard:
     """The lab's app: controls, presets, status, the live figure, diagnosis, pin/share/export.
 
     `fields` limits the controls shown (lessons embed two or three). Training runs in a worker
-    thread; `wait()` blocks until it is idle.
+    thread; `wait()` blocks until it is idle. `limits` (default: from the environment) refuses
+    configs over the work cap and stops runs at the time limit; finished runs are shared through
+    `cache` ("env": the folder LAB_CACHE_DIR names; None: no cache).
     """
 
     def __init__(self, config: Config | None = None, fields: list[str] | None = None,
-                 message: str = "", autostart: bool = True):
+                 message: str = "", autostart: bool = True, limits: Limits | None = None,
+                 cache: ResultCache | str | None = "env"):
+        self.limits = limits if limits is not None else Limits.from_env()
+        self.cache = resolve(cache)
         self.config = config or Config()
+        refused = self.limits.refusal(self.config)
+        if refused:  # e.g. a shared link to a run this server does not allow: show the defaults
+            self.config = Config()
+            message = " · ".join(filter(None, [message, f"{refused} Showing the defaults."]))
+            autostart = autostart and self.limits.refusal(self.config) is None
         self.run: Run | None = None
         self.pinned: Run | None = None
         self.figure = DashboardFigure()
@@ -120,13 +132,10 @@ class Dashboard:
             return
         try:
             cfg = self.config.replace(**{field: value})
-        except ValueError as e:  # e.g. cnn with a 2-D dataset: say so, keep the last config
+            self.limits.check(cfg)
+        except ValueError as e:  # cnn with 2-D data, or over the limits: say so, keep the last
             self.message.value = _escape(str(e))
-            self._applying = True
-            try:
-                show_value(self.controls[field], getattr(self.config, field))
-            finally:
-                self._applying = False
+            self._show_controls(self.config)
             return
         self.message.value = ""
         self.presets.value = ""  # the scenario no longer matches a preset
@@ -139,18 +148,31 @@ class Dashboard:
         preset = presets.get(name)
         self.lesson.value = f"<i>{_escape(preset.lesson)}</i>"
         self.message.value = ""
-        self.set_config(preset.config)
+        if not self.set_config(preset.config):  # over this server's limits: say so, no lesson
+            self.presets.value = ""
 
-    def set_config(self, cfg: Config) -> None:
-        """Show `cfg` in the controls and retrain it (cancelling any training in flight)."""
+    def set_config(self, cfg: Config) -> bool:
+        """Show `cfg` in the controls and retrain it (cancelling any training in flight).
+
+        A config over the limits is refused with a message (False), keeping the current one.
+        """
+        refused = self.limits.refusal(cfg)
+        if refused:
+            self.message.value = _escape(refused)
+            self._show_controls(self.config)
+            return False
+        self._show_controls(cfg)
+        self.config = cfg
+        self._submit(cfg)
+        return True
+
+    def _show_controls(self, cfg: Config) -> None:
         self._applying = True
         try:
             for field, widget in self.controls.items():
                 show_value(widget, getattr(cfg, field))
         finally:
             self._applying = False
-        self.config = cfg
-        self._submit(cfg)
 
     def pin(self) -> None:
         """Keep the current run as ghost lines for comparison."""
@@ -213,6 +235,10 @@ class Dashboard:
 
     def _train(self, generation: int, cfg: Config) -> None:
         t0 = time.perf_counter()
+        hit = self.cache.get(cfg) if self.cache is not None else None
+        if hit is not None:  # trained before on this server: the final figure at once
+            self._show(generation, hit, cfg, t0, "")
+            return
         self._show(generation, inspect(cfg), cfg, t0, "initialization")
         if self._cancelled(generation):
             return
@@ -228,10 +254,13 @@ class Dashboard:
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
         try:
-            train(cfg, on_frame=on_frame, cancel=lambda: self._cancelled(generation))
+            run = train(cfg, on_frame=on_frame, cancel=lambda: self._cancelled(generation),
+                        max_seconds=self.limits.max_seconds)
         finally:
             with self._cond:
                 self._in_flight -= 1
+        if self.cache is not None:
+            self.cache.put(run)  # only finished runs: not cancelled, not cut by the time limit
 
     def _show(self, generation: int, run: Run, cfg: Config, t0: float, stage: str) -> None:
         """Draw `run` and its status unless a newer config has been asked for since."""
@@ -245,7 +274,8 @@ class Dashboard:
         self.progress.value = 0 if stage else run.steps_done
         state = "at initialization, training..." if stage else run.status()
         loss = f" · loss {run.loss[-1]:.3g}" if len(run.loss) else ""
-        self.status.value = _escape(f"{_describe(cfg)} · {state}{loss} · {run.device} · "
+        source = " · from cache" if run.from_cache else ""
+        self.status.value = _escape(f"{_describe(cfg)} · {state}{loss} · {run.device}{source} · "
                                     f"{time.perf_counter() - t0:.1f} s")
         verdict = diagnose(run)
         self.diagnosis.value = f"<b>Diagnosis:</b> {_escape(verdict.text)}"

@@ -1,5 +1,6 @@
 """python -m lab: run, sweep and presets from the command line, and its bad-input errors."""
 
+import re
 import subprocess
 import sys
 
@@ -73,3 +74,30 @@ def test_module_entry_point():
     done = subprocess.run([sys.executable, "-m", "lab", "run", "--depth", "0", "--out", "x.png"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "--depth" in done.stderr
+
+
+def test_run_reuses_the_result_cache_unless_told_not_to(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path / "cache"))
+    png = str(tmp_path / "fig.png")
+    outs = []
+    for extra in ([], [], ["--no-cache"]):
+        assert main(["run", *SMALL, "--out", png, *extra]) == 0
+        outs.append(capsys.readouterr().out)
+    assert ["from the result cache" in out for out in outs] == [False, True, False]
+    assert all("finished 20 steps" in out for out in outs)
+
+
+def test_warm_trains_the_default_and_every_preset_once(tmp_path, monkeypatch, capsys):
+    tiny = presets.Preset("tiny", "Tiny", presets.Config(steps=10, depth=3, width=8,
+                                                         n_samples=200), "A tiny net.")
+    monkeypatch.setattr(presets, "PRESETS", {"tiny": tiny})
+    monkeypatch.setenv("LAB_CACHE_DIR", "")
+    assert main(["warm"]) == 0
+    assert "cache is off" in capsys.readouterr().out
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["warm"]) == 0
+    first = capsys.readouterr().out
+    assert "2 runs: 0 from cache, 2 trained" in first and str(tmp_path / "cache") in first
+    assert re.search(r"\[ 2/2\] tiny +trained in", first)
+    assert main(["warm"]) == 0
+    assert "2 runs: 2 from cache, 0 trained" in capsys.readouterr().out

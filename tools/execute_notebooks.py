@@ -28,5 +28,6 @@ def execute(path: str) -> None:
 
 if __name__ == "__main__":
     os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["LAB_CACHE_DIR"] = ""  # every dashboard trains: saved outputs are fresh runs
     for notebook in sys.argv[1:]:
         execute(notebook)
