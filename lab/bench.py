@@ -32,6 +32,8 @@ BUDGET = {
     "frame_x": 3.0, "naive_x": 5.0, "batched8_x": 3.0, "cuda_default_run_s": 0.5,
 }
 N_FRAMES = 10  # frames drawn in the end-to-end comparison
+SECTIONS = ("inspect", "default_run", "recording_overhead", "frame", "end_to_end", "batched",
+            "scaling", "cuda_graph")
 
 
 def _stats(values: list[float]) -> dict:
@@ -275,7 +277,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m lab.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (under a minute)")
     parser.add_argument("--out", default="bench.json", help="JSON file to write")
+    parser.add_argument("--only", default="", metavar="A,B",
+                        help=f"run only these sections: {', '.join(SECTIONS)}")
     args = parser.parse_args(argv)
+    only = [name for name in args.only.split(",") if name]
+    unknown = sorted(set(only) - set(SECTIONS))
+    if unknown:
+        parser.error(f"--only {','.join(unknown)}: unknown section; one of {', '.join(SECTIONS)}")
     quick = args.quick
     reps = 3 if quick else 9
     cfg = Config()
@@ -283,6 +291,8 @@ def main(argv: list[str] | None = None) -> dict:
     results: dict = {"machine": machine(), "quick": quick}
 
     def section(name: str, fn: Callable[[], dict]) -> None:
+        if only and name not in only:
+            return
         t0 = time.perf_counter()
         print(f"... {name}", file=sys.stderr, flush=True)
         results[name] = fn()
@@ -301,7 +311,7 @@ def main(argv: list[str] | None = None) -> dict:
         [16, 256, 1024] if quick else [16, 64, 256, 1024], (5, 15) if quick else (10, 30)))
     if cuda:
         section("cuda_graph", lambda: bench_cuda_graph(cfg, reps))
-    results["budget"] = budget(results)
+    results["budget"] = budget(results) if not only else []
     _print(results)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2)
@@ -331,35 +341,61 @@ def budget(r: dict) -> list[dict]:
 
 
 def _print(r: dict) -> None:
-    def fmt(s: dict, unit: float = 1.0, suffix: str = "s") -> str:
-        return (f"{s['median'] * unit:8.3f} {suffix}  "
-                f"(min {s['min'] * unit:.3f}, max {s['max'] * unit:.3f}, n={s['n']})")
-
+    """The table (sections that were not run are left out)."""
     print(f"machine: {r['machine']}")
-    print(f"{'inspect latency':34s} {fmt(r['inspect'], 1000, 'ms')}")
-    d = r["default_run"]
-    print(f"{'default run':34s} {fmt(d['seconds'])}  {d['steps_per_second']:.0f} steps/s")
-    print(f"{'time to first frame':34s} {fmt(d['first_frame'])}")
-    o = r["recording_overhead"]
-    print(f"{'recording overhead (ratio)':34s} {fmt(o['ratio'], 1, 'x')}  bare loop best on "
+    for name in SECTIONS:
+        if name in r:
+            _PRINTERS[name](r[name])
+    if r["budget"]:
+        print("budget:")
+    for line in r["budget"]:
+        mark = "met" if line["met"] else "NOT MET"
+        print(f"  {line['what']:32s} {line['value']:8.3f} {line['unit']:2s} "
+              f"(budget {line['op']} {line['budget']}) {mark}")
+
+
+def _fmt(s: dict, unit: float = 1.0, suffix: str = "s") -> str:
+    return (f"{s['median'] * unit:8.3f} {suffix}  "
+            f"(min {s['min'] * unit:.3f}, max {s['max'] * unit:.3f}, n={s['n']})")
+
+
+def _p_inspect(i: dict) -> None:
+    print(f"{'inspect latency':34s} {_fmt(i, 1000, 'ms')}")
+
+
+def _p_default_run(d: dict) -> None:
+    print(f"{'default run':34s} {_fmt(d['seconds'])}  {d['steps_per_second']:.0f} steps/s")
+    print(f"{'time to first frame':34s} {_fmt(d['first_frame'])}")
+
+
+def _p_overhead(o: dict) -> None:
+    print(f"{'recording overhead (ratio)':34s} {_fmt(o['ratio'], 1, 'x')}  bare loop best on "
           f"{o['best_threads']} thread(s), lab on {o['lab_threads']}")
-    f = r["frame"]
-    print(f"{'frame: update + render':34s} {fmt(f['update_render'], 1000, 'ms')}")
-    print(f"{'frame: build anew + render':34s} {fmt(f['rebuild_render'], 1000, 'ms')}  "
+
+
+def _p_frame(f: dict) -> None:
+    print(f"{'frame: update + render':34s} {_fmt(f['update_render'], 1000, 'ms')}")
+    print(f"{'frame: build anew + render':34s} {_fmt(f['rebuild_render'], 1000, 'ms')}  "
           f"ratio {f['ratio']:.2f}x, PNG {f['png_bytes'] / 1024:.0f} KiB")
-    print(f"{'inspect + frame drawn':34s} {fmt(f['inspect_and_frame'], 1000, 'ms')}")
-    e = r["end_to_end"]
-    print(f"{'end to end: naive / lab':34s} {fmt(e['ratio'], 1, 'x')}  lab "
+    print(f"{'inspect + frame drawn':34s} {_fmt(f['inspect_and_frame'], 1000, 'ms')}")
+
+
+def _p_end_to_end(e: dict) -> None:
+    print(f"{'end to end: naive / lab':34s} {_fmt(e['ratio'], 1, 'x')}  lab "
           f"{e['lab_seconds']['median']:.2f} s, naive {e['naive_seconds']['median']:.2f} s, "
           f"{e['frames'][0]} frames")
-    b = r["batched"]
+
+
+def _p_batched(b: dict) -> None:
     for n in ("2", "8", "32"):
         if n in b:
             label = f"batched N={n} ({b['steps']} steps)"
-            print(f"{label:34s} {fmt(b[n]['ratio'], 1, 'x')}  "
+            print(f"{label:34s} {_fmt(b[n]['ratio'], 1, 'x')}  "
                   f"sequential {b[n]['sequential_seconds']['median']:.2f} s, batched "
                   f"{b[n]['batched_seconds']['median']:.2f} s")
-    s = r["scaling"]
+
+
+def _p_scaling(s: dict) -> None:
     for axis in ("depth", "width"):
         row = ", ".join(f"{p[axis]}: {p['seconds_per_step'] * 1000:.2f} ms/{p['peak_mib']:.0f} MiB"
                         for p in s[axis])
@@ -367,15 +403,18 @@ def _print(r: dict) -> None:
     fit = s["depth_fit"]
     print(f"{'  linear in depth':34s} {fit['seconds_per_layer_step'] * 1e6:.1f} us per layer-step"
           f" + {fit['intercept'] * 1000:.2f} ms, r^2 = {fit['r2']:.3f}")
-    if "cuda_graph" in r:
-        g = r["cuda_graph"]
-        print(f"{'bare loop: eager / CUDA graph':34s} {g['ratio']:.2f}x  eager "
-              f"{g['eager_seconds']['median']:.3f} s, graph {g['graph_seconds']['median']:.3f} s")
-    print("budget:")
-    for line in r["budget"]:
-        mark = "met" if line["met"] else "NOT MET"
-        print(f"  {line['what']:32s} {line['value']:8.3f} {line['unit']:2s} "
-              f"(budget {line['op']} {line['budget']}) {mark}")
+
+
+def _p_cuda_graph(g: dict) -> None:
+    print(f"{'bare loop: eager / CUDA graph':34s} {g['ratio']:.2f}x  eager "
+          f"{g['eager_seconds']['median']:.3f} s, graph {g['graph_seconds']['median']:.3f} s")
+
+
+_PRINTERS: dict[str, Callable[[dict], None]] = {
+    "inspect": _p_inspect, "default_run": _p_default_run, "recording_overhead": _p_overhead,
+    "frame": _p_frame, "end_to_end": _p_end_to_end, "batched": _p_batched,
+    "scaling": _p_scaling, "cuda_graph": _p_cuda_graph,
+}
 
 
 if __name__ == "__main__":
