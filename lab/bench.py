@@ -109,7 +109,12 @@ def bench_overhead(cfg: Config, repeats: int) -> dict:
 
 
 def bench_frame(cfg: Config, repeats: int) -> dict:
-    """Seconds for an in-place update + PNG render vs building the figure anew + render."""
+    """Seconds for an in-place update + PNG render vs building the figure anew + render.
+
+    Also the dashboard's own pattern: a slider moves (inspect + frame of the new config),
+    then that run's frames arrive in order ("stream": its mean counts the frames whose axis
+    limits moved, so that part of the figure was drawn afresh).
+    """
     from lab.plots import DashboardFigure
 
     run = lab.train(cfg)
@@ -117,7 +122,7 @@ def bench_frame(cfg: Config, repeats: int) -> dict:
     lab.train(cfg, on_frame=frames.append, frame_every=max(1, cfg.steps // 10))
     figure = DashboardFigure()
     figure.update(run)
-    figure.png()
+    png = figure.png()
     update, rebuild, inspect_frame = [], [], []
     for i in range(repeats):
         frame = frames[i % len(frames)]
@@ -131,8 +136,18 @@ def bench_frame(cfg: Config, repeats: int) -> dict:
         rebuild.append(_timed(anew))
         inspect_frame.append(_timed(lambda: (figure.update(lab.inspect(cfg)), figure.png())))
     u, r = _stats(update), _stats(rebuild)
+    other = cfg.replace(lr=cfg.lr * 10)
+    other_frames: list = []
+    lab.train(other, on_frame=other_frames.append, frame_every=max(1, cfg.steps // 10))
+    slider, stream = [], []
+    for i in range(max(2, repeats // 3)):
+        now, now_frames = ((other, other_frames), (cfg, frames))[i % 2]
+        slider.append(_timed(lambda now=now: (figure.update(lab.inspect(now)), figure.png())))
+        stream += [_timed(lambda f=f: (figure.update(f), figure.png())) for f in now_frames]
     return {"update_render": u, "rebuild_render": r, "ratio": r["median"] / u["median"],
-            "inspect_and_frame": _stats(inspect_frame)}
+            "inspect_and_frame": _stats(inspect_frame), "png_bytes": len(png),
+            "slider_inspect_and_frame": _stats(slider),
+            "stream_frame": {**_stats(stream), "mean": statistics.fmean(stream)}}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -176,7 +191,11 @@ def _print(r: dict) -> None:
     print(f"{'frame: update + render':32s} {fmt(f['update_render'], 1000, 'ms')}")
     print(f"{'frame: build anew + render':32s} {fmt(f['rebuild_render'], 1000, 'ms')}  "
           f"ratio {f['ratio']:.2f}x")
-    print(f"{'inspect + frame drawn':32s} {fmt(f['inspect_and_frame'], 1000, 'ms')}")
+    print(f"{'inspect + frame drawn':32s} {fmt(f['inspect_and_frame'], 1000, 'ms')}  "
+          f"PNG {f['png_bytes'] / 1024:.0f} KiB")
+    print(f"{'  after a slider move':32s} {fmt(f['slider_inspect_and_frame'], 1000, 'ms')}")
+    print(f"{'  streamed frames of a run':32s} {fmt(f['stream_frame'], 1000, 'ms')}  "
+          f"mean {f['stream_frame']['mean'] * 1000:.0f} ms")
 
 
 if __name__ == "__main__":
