@@ -112,7 +112,12 @@ def _small(cfg: Config) -> bool:
 
 
 def bench_frame(cfg: Config, repeats: int) -> dict:
-    """Seconds for an in-place update + PNG render vs building the figure anew + render."""
+    """Seconds for an in-place update + PNG render vs building the figure anew + render.
+
+    Also the dashboard's own pattern: a slider moves (inspect + frame of the new config),
+    then that run's frames arrive in order ("stream": its mean counts the frames whose axis
+    limits moved, so that part of the figure was drawn afresh).
+    """
     from lab.plots import DashboardFigure
 
     run = lab.train(cfg)
@@ -133,9 +138,19 @@ def bench_frame(cfg: Config, repeats: int) -> dict:
 
         rebuild.append(_timed(anew))
         inspect_frame.append(_timed(lambda: (figure.update(lab.inspect(cfg)), figure.png())))
+    other = cfg.replace(lr=cfg.lr * 10)
+    other_frames: list = []
+    lab.train(other, on_frame=other_frames.append, frame_every=max(1, cfg.steps // 10))
+    slider, stream = [], []
+    for i in range(max(2, repeats // 3)):
+        now, now_frames = ((other, other_frames), (cfg, frames))[i % 2]
+        slider.append(_timed(lambda now=now: (figure.update(lab.inspect(now)), figure.png())))
+        stream += [_timed(lambda f=f: (figure.update(f), figure.png())) for f in now_frames]
     u, r = _stats(update), _stats(rebuild)
     return {"update_render": u, "rebuild_render": r, "ratio": r["median"] / u["median"],
-            "inspect_and_frame": _stats(inspect_frame), "png_bytes": int(np.median(sizes))}
+            "inspect_and_frame": _stats(inspect_frame), "png_bytes": int(np.median(sizes)),
+            "slider_inspect_and_frame": _stats(slider),
+            "stream_frame": {**_stats(stream), "mean": statistics.fmean(stream)}}
 
 
 def bench_end_to_end(cfg: Config, repeats: int) -> dict:
@@ -378,6 +393,9 @@ def _p_frame(f: dict) -> None:
     print(f"{'frame: build anew + render':34s} {_fmt(f['rebuild_render'], 1000, 'ms')}  "
           f"ratio {f['ratio']:.2f}x, PNG {f['png_bytes'] / 1024:.0f} KiB")
     print(f"{'inspect + frame drawn':34s} {_fmt(f['inspect_and_frame'], 1000, 'ms')}")
+    print(f"{'  after a slider move':34s} {_fmt(f['slider_inspect_and_frame'], 1000, 'ms')}")
+    print(f"{'  streamed frames of a run':34s} {_fmt(f['stream_frame'], 1000, 'ms')}  "
+          f"mean {f['stream_frame']['mean'] * 1000:.0f} ms")
 
 
 def _p_end_to_end(e: dict) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import math
 
 import matplotlib
 
@@ -20,22 +20,21 @@ from lab.config import Config  # noqa: E402
 from lab.data import load  # noqa: E402
 from lab.diagnosis import diagnose  # noqa: E402
 from lab.prediction_panel import PredictionPanel  # noqa: E402
+from lab.recorder import recorded_steps  # noqa: E402
+from lab.render import Blitter, Panel, encode_png, figure_png  # noqa: E402
 from lab.run import Run  # noqa: E402
+from lab.steady import LegendPlacer, SteadyLimits  # noqa: E402
+
+__all__ = ["DashboardFigure", "figure_png", "layer_colors", "shown_layers"]
 
 LAYER_CMAP = colormaps["viridis"]  # perceptually uniform, colour-blind safe; input dark
 HEAT_CMAP = colormaps["magma"]
 VERDICT_COLORS = {"healthy": "#1a7f37", "vanishing": "#b42318", "exploding": "#b42318",
                   "diverged": "#b42318", "saturated": "#b35c00", "dead": "#b35c00",
                   "empty": "#555555"}
+TITLE = dict(loc="left", fontsize=12, y=1.0)  # y given: no measuring of ticks to place it
 MAX_SHOWN = 10  # layers drawn individually in the ridgeline and update-ratio panels
 GHOST = "#9a9a9a"
-
-
-def figure_png(fig: Figure) -> bytes:
-    """Render any Agg figure to PNG bytes (fast zlib level: 4x quicker than the default 6)."""
-    buf = io.BytesIO()
-    fig.canvas.print_png(buf, pil_kwargs={"compress_level": 1})
-    return buf.getvalue()
 
 
 def layer_colors(depth: int) -> np.ndarray:
@@ -50,12 +49,23 @@ def shown_layers(depth: int, limit: int = MAX_SHOWN) -> np.ndarray:
 
 class DashboardFigure:
     """Six panels over one Run: activations, gradients by layer, gradient heatmap, losses,
-    update:data ratios, and predictions. `update(run, pinned)` then `png()`."""
+    update:data ratios, and predictions. `update(run, pinned)` then `png()`.
 
-    def __init__(self, width_px: int = 1280, height_px: int = 800, dpi: int = 100):
+    Axis limits move in whole steps (decades on log axes), so that consecutive frames share
+    their axes, ticks and labels: `png()` draws those once (lab.render.Blitter) and per frame
+    only the artists that carry the Run's numbers. `blit=False` draws everything every time.
+    """
+
+    def __init__(self, width_px: int = 1280, height_px: int = 800, dpi: int = 100,
+                 blit: bool = True):
         self.fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
         self.canvas = FigureCanvasAgg(self.fig)
         self.fig.set_layout_engine(None)
+        self.blit = blit
+        self.blitter = Blitter(self.fig)
+        self.panels: list[Panel] = []
+        self.steady = SteadyLimits()
+        self._last: tuple[Config, bool] | None = None  # config and finished of the last update
         self._structure: tuple | None = None
         self._theory_cfg: Config | None = None
         self._theory = None
@@ -89,10 +99,31 @@ class DashboardFigure:
             ax.yaxis.set_major_locator(LogLocator(numticks=6))
             ax.yaxis.set_major_formatter(FuncFormatter(_power_label))
             ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.yaxis.set_minor_locator(LogLocator(subs=(1.0,), numticks=30))  # decades only
+        self.blitter = Blitter(self.fig)  # new artists: nothing cached applies
+        self.panels = self._panels()
+        self.steady.clear()
+
+    def _panels(self) -> list[Panel]:
+        """Each panel: its Axes, then the artists that carry the Run's numbers (the rest is
+        drawn once per axis limits)."""
+        ax = self.ax
+        return [
+            Panel([ax["a"]], [self.ridge_title, *self.ridge_fill, *self.ridge_line,
+                              *self.ridge_ghost, *self.ridge_label]),
+            Panel([ax["b"]], [self.g_init, self.g_now, self.g_dots, self.w_init, self.w_now,
+                              self.g_theory, self.g_ghost, self.g_legend]),
+            Panel([ax["c"], self.cbar_ax], [self.heat]),
+            Panel([ax["d"], self.acc_ax], [self.loss_line, self.val_line, self.loss_ghost,
+                                           self.clip_marks, self.event_line, self.event_text,
+                                           self.acc_line]),
+            Panel([ax["e"]], [*self.upd_lines, self.upd_note]),
+            Panel([ax["f"]], self.pred.dynamic()),
+            Panel([self.title, self.subtitle, self.verdict], [self.subtitle, self.verdict])]
 
     def _build_ridgeline(self, depth: int) -> None:
         ax = self.ax["a"]
-        ax.set_title("a. activations per layer", loc="left", fontsize=12)
+        self.ridge_title = ax.set_title("a. activations per layer", **TITLE)
         self.ridge_fill, self.ridge_line, self.ridge_ghost, self.ridge_label = [], [], [], []
         for j, layer in enumerate(self.shown):
             fill = Polygon(np.zeros((3, 2)), closed=True, facecolor=self.colors[layer],
@@ -112,7 +143,7 @@ class DashboardFigure:
 
     def _build_gradients(self, depth: int) -> None:
         ax = self.ax["b"]
-        ax.set_title("b. gradient size by layer", loc="left", fontsize=12)
+        ax.set_title("b. gradient size by layer", **TITLE)
         x = np.arange(1, depth + 1)
         ax.set_yscale("log")
         (self.g_init,) = ax.plot(x, np.ones(depth), color="#4c72b0", lw=1.5, alpha=0.35,
@@ -130,24 +161,25 @@ class DashboardFigure:
                                   visible=False)
         ax.set_xlim(0.5, depth + 0.5)
         ax.set_xlabel("layer (1 = input side)")
-        self.g_legend = ax.legend(loc="best", fontsize=8.5, framealpha=0.8)
+        self.g_legend = ax.legend(loc="upper right", fontsize=8.5, framealpha=0.8)
+        self.legend_place = LegendPlacer(self.g_legend)  # where loc="best" would, per frame
         # the verdict sits in the header, where no panel's data or legend can cover it
         self.verdict = self.fig.text(0.5, 0.905, "", ha="center", va="top", fontsize=12,
                                      fontweight="bold")
 
     def _build_heatmap(self, depth: int) -> None:
         ax = self.ax["c"]
-        ax.set_title("c. log10 std dL/da over training", loc="left", fontsize=12)
+        ax.set_title("c. log10 std dL/da over training", **TITLE)
         self.heat = ax.imshow(np.zeros((depth, 2)), aspect="auto", origin="lower",
                               cmap=HEAT_CMAP, extent=(0, 1, 0.5, depth + 0.5),
                               interpolation="nearest")
-        self.fig.colorbar(self.heat, ax=ax, pad=0.02, fraction=0.05)
+        self.cbar_ax = self.fig.colorbar(self.heat, ax=ax, pad=0.02, fraction=0.05).ax
         ax.set_xlabel("step")
         ax.set_ylabel("layer")
 
     def _build_losses(self) -> None:
         ax = self.ax["d"]
-        ax.set_title("d. loss and accuracy", loc="left", fontsize=12)
+        ax.set_title("d. loss and accuracy", **TITLE)
         ax.set_yscale("log")
         (self.loss_line,) = ax.plot([], [], color="#4c72b0", lw=1.0, alpha=0.8, label="train loss")
         (self.val_line,) = ax.plot([], [], color="#dd8452", lw=2.0, marker="o", ms=3,
@@ -168,7 +200,7 @@ class DashboardFigure:
 
     def _build_updates(self) -> None:
         ax = self.ax["e"]
-        ax.set_title("e. update:data ratio (log10)", loc="left", fontsize=12)
+        ax.set_title("e. update:data ratio (log10)", **TITLE)
         self.upd_lines = [ax.plot([], [], color=self.colors[layer], lw=1.6, marker="o", ms=2)[0]
                           for layer in self.shown]
         ax.axhline(-3, color="black", lw=1.2, ls="--")
@@ -187,6 +219,11 @@ class DashboardFigure:
         if self._structure != (run.depth, kind):
             self._build(run.depth, kind)
             self._structure = (run.depth, kind)
+        if self._last is None or self._last[1] or self._last[0] != cfg:
+            # a new run: axis limits keep no memory of the last one, so what is shown depends
+            # on this run alone (within a run they move only in whole decades)
+            self.steady.clear()
+        self._last = (cfg, run.finished)
         if pinned is not None and pinned.depth != run.depth:
             pinned = None  # ghosts compare like with like: the same layers
         self._pinned_note = "  ·  grey dash-dot: pinned run" if pinned is not None else ""
@@ -219,7 +256,7 @@ class DashboardFigure:
         edges = h.act_edges
         centers = 0.5 * (edges[1:] + edges[:-1])
         ax.set_xlim(edges[0], edges[-1])
-        ax.set_title(f"a. activations per layer, step {h.steps[-1]}", loc="left", fontsize=12)
+        self.ridge_title.set_text(f"a. activations per layer, step {h.steps[-1]}")
         last = run.act_saturated[-1], run.act_dead[-1]
         for j, layer in enumerate(self.shown):
             curve = _ridge(h.act[-1, layer], j)
@@ -257,7 +294,10 @@ class DashboardFigure:
             self.g_ghost.set_ydata(ghost)
             series.append(ghost)
         self.g_ghost.set_visible(pinned is not None)
-        _log_limits(ax, series)
+        self.steady.log_ylim(ax, "b", np.concatenate([np.ravel(s) for s in series]))
+        dots = self.g_dots.get_offset_transform().transform(self.g_dots.get_offsets())
+        self.legend_place.place([self.g_init, self.g_now, self.w_init, self.w_now,
+                                 self.g_theory, self.g_ghost], dots)
         verdict = diagnose(run)
         self.verdict.set_text(verdict.text)
         self.verdict.set_color(VERDICT_COLORS[verdict.kind])
@@ -269,16 +309,19 @@ class DashboardFigure:
 
     def _update_heatmap(self, run: Run) -> None:
         values = np.log10(_positive(run.act_grad_std)).T  # (depth, rows)
-        if values.shape[1] == 1:
-            values = np.repeat(values, 2, axis=1)
-        steps = run.recorded_steps
-        right = max(float(steps[-1]) if len(steps) else 1.0, 1.0)
+        steps, last = run.recorded_steps, max(run.config.steps - 1, 1)
+        planned = recorded_steps(run.config.steps)
+        stride = float(planned[1] - planned[0]) if len(planned) > 1 else 1.0
+        # column j spans the steps from recorded step j on: the map grows as training goes
+        right = min(float(steps[-1]) + stride, last) if len(steps) else 1.0
         self.heat.set_data(np.ma.masked_invalid(values))
         self.heat.set_extent((0, right, 0.5, run.depth + 0.5))
+        self.ax["c"].set_xlim(0, last)
         finite = values[np.isfinite(values)]
-        if finite.size:
-            low, high = float(finite.min()), float(finite.max())
-            self.heat.set_clim(low, high if high > low else low + 1)
+        if finite.size:  # whole decades: the colour bar's ticks stay put from frame to frame
+            low, high = math.floor(finite.min()), math.ceil(finite.max())
+            need = (low, high if high > low else low + 1)
+            self.heat.set_clim(*self.steady.limits("clim", self.heat.get_clim(), need))
         else:  # nothing finite to colour: a fixed range, not the last run's
             self.heat.set_clim(0.0, 1.0)
 
@@ -297,7 +340,7 @@ class DashboardFigure:
         self.clip_marks.set_data(clipped, np.full(len(clipped), 0.03))
         ax.set_xlim(0, max(cfg.steps - 1, 1))
         self.acc_ax.set_xlim(0, max(cfg.steps - 1, 1))
-        _log_limits(ax, [_positive(s) for s in series])
+        self.steady.log_ylim(ax, "d", _positive(np.concatenate(series)))
         event = run.diverged_at if run.diverged_at is not None else run.stopped_early_at
         self.event_line.set_visible(event is not None)
         if event is not None:
@@ -316,11 +359,32 @@ class DashboardFigure:
         ax.set_xlim(0, max(run.config.steps - 1, 1))
         low = min(float(finite.min()) if finite.size else -4, -4)
         high = max(float(finite.max()) if finite.size else -2, -2)
-        ax.set_ylim(low - 0.3, high + 0.3)
+        need = (math.floor((low - 0.2) * 2) / 2, math.ceil((high + 0.2) * 2) / 2)  # half steps
+        ax.set_ylim(*self.steady.limits("e", ax.get_ylim(), need, step=0.5))
 
     def png(self) -> bytes:
         """Render the figure to PNG bytes."""
-        return figure_png(self.fig)
+        if not self.blit or not self.panels:
+            return figure_png(self.fig)
+        for panel, key in zip(self.panels, self._keys(), strict=True):
+            panel.key = key
+        a, b, *_, header = self.panels  # sprites: artists that often look as they did before
+        a.sprites = {label: label.get_text() for label in self.ridge_label}
+        b.sprites = {self.g_legend: (self.legend_place.code, self.g_theory.get_visible())}
+        header.sprites = {self.verdict: (self.verdict.get_text(), self.verdict.get_color())}
+        return encode_png(self.blitter.render(self.panels))
+
+    def _keys(self) -> list:
+        """Per panel, everything its static artists show that update() may change."""
+        ax = self.ax
+
+        def limits(*axes):
+            return tuple((a.get_xlim(), a.get_ylim()) for a in axes)
+
+        return [limits(ax["a"]), limits(ax["b"]),
+                (limits(ax["c"], self.cbar_ax), self.heat.get_clim()),
+                limits(ax["d"], self.acc_ax), limits(ax["e"]),
+                (limits(ax["f"]), self.pred.data_key), self.title.get_text()]
 
     def save(self, path: str) -> None:
         """Write the figure as a PNG file."""
@@ -346,16 +410,6 @@ def _positive(values: np.ndarray) -> np.ndarray:
     out = np.array(values, dtype=float)
     out[~np.isfinite(out) | (out <= 0)] = np.nan
     return out
-
-
-def _log_limits(ax, series: list[np.ndarray]) -> None:
-    values = np.concatenate([np.ravel(s) for s in series]) if series else np.array([])
-    values = values[np.isfinite(values) & (values > 0)]
-    if values.size:
-        low, high = values.min(), values.max()
-        ax.set_ylim(low / 3, high * 3)
-    else:  # nothing drawable (diverged at step 0): a fixed range, not the last run's
-        ax.set_ylim(1e-2, 1e2)
 
 
 def _power_label(value: float, _pos: int) -> str:

@@ -21,17 +21,18 @@ class PredictionPanel:
     def __init__(self, ax, kind: str):
         self.ax = ax
         self.kind = kind
-        self._data_key: tuple | None = None
+        self.data_key: tuple | None = None  # the data shown: points and images change with it
         self.note = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", zorder=5,
                                  va="center", fontsize=11, color="#b42318",
                                  bbox=dict(boxstyle="round", fc="white", alpha=0.9, ec="none"))
+        self.title = ax.set_title("", loc="left", fontsize=12, y=1.0)
         if kind == "2d":
-            ax.set_title("f. decision boundary", loc="left", fontsize=12)
+            self.title.set_text("f. decision boundary")
             self.boundary = ax.imshow(np.ones((2, 2, 4)), origin="lower", extent=(0, 1, 0, 1),
                                       aspect="auto", interpolation="bilinear")
             self.points = ax.scatter([], [], s=9, edgecolors="white", linewidths=0.3)
         elif kind == "image":
-            ax.set_title("f. validation images", loc="left", fontsize=12)
+            self.title.set_text("f. validation images")
             self.mosaic = ax.imshow(np.zeros((4, 4)), cmap="gray_r", interpolation="nearest")
             self.tiles = [ax.add_patch(Rectangle((0, 0), 1, 1, fill=False, lw=2.5))
                           for _ in range(16)]
@@ -41,14 +42,23 @@ class PredictionPanel:
         ax.set_xticks([])
         ax.set_yticks([])
 
+    def dynamic(self) -> list:
+        """The artists that change per frame (the rest is drawn once per axis limits and
+        `data_key`: the validation points and images change only with the data)."""
+        if self.kind == "2d":
+            return [self.boundary, self.note]
+        if self.kind == "image":
+            return [self.title, *self.tiles, *self.tile_text, self.note]
+        return [self.note]
+
     def update(self, run: Run, data: Dataset) -> None:
         """Show what the model of `run` predicts now."""
         ax, extra = self.ax, run.extra
         if self.kind == "2d":
             key = (run.config.dataset, run.config.n_samples, run.config.noise, run.config.seed,
                    run.config.standardize)
-            if key != self._data_key:
-                self._data_key = key
+            if key != self.data_key:
+                self.data_key = key
                 self.points.set_offsets(data.x_val.numpy())
                 self.points.set_facecolor(CLASS_COLORS[data.y_val.numpy() % 10])
             if "grid_class" in extra:
@@ -77,8 +87,8 @@ class PredictionPanel:
         h, w = data.image_shape
         n = min(16, len(raw.x_val))
         key = (run.config.dataset, run.config.n_samples, run.config.seed)
-        if key != self._data_key:  # the images change with the data, not per frame
-            self._data_key = key
+        if key != self.data_key:  # the images change with the data, not per frame
+            self.data_key = key
             images = raw.x_val[:n].numpy().reshape(n, h, w)
             mosaic = np.zeros((4 * h, 4 * w))
             for i in range(n):
@@ -103,4 +113,4 @@ class PredictionPanel:
             text.set_position((c * w, r * h))
             text.set_text(str(pred[i]))
         verdict = f"{right}/{n} right" if pred is not None else "no predictions"
-        self.ax.set_title(f"f. validation images: {verdict}", loc="left", fontsize=12)
+        self.title.set_text(f"f. validation images: {verdict}")

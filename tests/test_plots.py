@@ -139,3 +139,67 @@ def test_diagnosis_exploding():
     tanh = lab.inspect(lab.Config(**FAST, depth=20, activation="tanh", init="normal"))
     assert diagnose(tanh).kind == "exploding"
     assert "layer 1 receives" in diagnose(tanh).text
+
+
+def rgba(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+
+
+def test_blitted_frames_equal_full_redraws(runs):
+    """Independent check of the blitting: each PNG equals matplotlib's full draw of the same
+    artists (to rounding on antialiased edges), through streamed frames whose axis limits
+    move, a pinned run, a new depth, a diverged run and an image dataset."""
+    cfg = lab.Config(**FAST)
+    stream: list = []
+    lab.train(cfg, on_frame=stream.append, frame_every=4)
+    sequence = [(lab.inspect(cfg), None), *[(run, None) for run in stream],
+                (runs["default"], runs["clipped"]), (runs["vanishing"], None),
+                (runs["diverged"], None), (runs["digits"], None), (runs["bn"], None)]
+    fig = DashboardFigure(width_px=960, height_px=600, dpi=75)
+    for run, pinned in sequence:
+        fig.update(run, pinned=pinned)
+        blitted = rgba(fig.png())
+        np.testing.assert_array_equal(  # the PNG holds exactly the canvas's pixels
+            blitted, np.asarray(fig.canvas.get_renderer().buffer_rgba()))
+        difference = np.abs(blitted.astype(int) - fig.blitter.full_rgba().astype(int)).max(-1)
+        assert difference.max() <= 3 and (difference > 0).mean() < 0.01
+    assert fig.blitter.full_builds == 0  # the panels never reached into one another
+
+
+def test_static_pixels_are_redrawn_only_when_limits_or_structure_change(runs):
+    fig = DashboardFigure(width_px=640, height_px=400)
+    fig.update(runs["default"])
+    fig.png()
+    blitter, builds = fig.blitter, fig.blitter.panel_builds
+    assert builds == len(fig.panels)
+    fig.update(runs["default"])
+    fig.png()
+    assert blitter.changed == [] and blitter.panel_builds == builds  # same limits: none
+    fig.update(runs["diverged"])  # gradients and loss decades away: panels b and d move
+    fig.png()
+    assert {1, 3} <= set(blitter.changed)
+    fig.update(runs["vanishing"])  # 20 layers: new artists, everything drawn afresh
+    fig.png()
+    assert fig.blitter is not blitter and fig.blitter.panel_builds == len(fig.panels)
+
+
+@pytest.mark.parametrize("name", ["default", "vanishing", "diverged", "bn", "clipped"])
+def test_steady_limits_still_hold_every_number(runs, name):
+    fig = DashboardFigure(width_px=640, height_px=400)
+    for other in ("diverged", "default", name):  # limits carried over from other runs
+        fig.update(runs[other], pinned=runs["default"] if other == "bn" else None)
+    run = runs[name]
+    low, high = fig.ax["b"].get_ylim()
+    grads = np.concatenate([run.act_grad_std[0], run.act_grad_std[-1], run.grad_rms[0],
+                            run.grad_rms[-1]])
+    grads = grads[np.isfinite(grads) & (grads > 0)]
+    assert low <= grads.min() and grads.max() <= high
+    low, high = fig.ax["d"].get_ylim()
+    loss = run.loss[np.isfinite(run.loss) & (run.loss > 0)]
+    assert low <= loss.min() and loss.max() <= high
+    low, high = fig.ax["e"].get_ylim()
+    ratios = run.update_ratio[np.isfinite(run.update_ratio)]
+    assert ratios.size == 0 or (low <= ratios.min() and ratios.max() <= high)
+    low, high = fig.heat.get_clim()
+    heat = np.log10(run.act_grad_std[np.isfinite(run.act_grad_std) & (run.act_grad_std > 0)])
+    assert low <= heat.min() and heat.max() <= high
