@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8866
+N ?= 5
+CLIENT ?= browser
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench loadtest venv clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +35,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m lab.bench
+
+# Not part of `make test`: N viewers at once on `make demo`'s server (README: Serving a class).
+# `make loadtest N=20`, or CLIENT=ws for protocol clients instead of headless chromium pages.
+loadtest: $(STAMP)
+	$(BIN)/python tools/loadtest.py --sessions $(N) --client $(CLIENT)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
