@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8866
+N ?= 5
+CLIENT ?= browser
 
-.PHONY: demo warm test lint bench venv clean
+.PHONY: demo warm test lint bench loadtest venv clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,14 +33,19 @@ demo: $(STAMP) warm
 		--Voila.ip=127.0.0.1 --theme=light --Voila.config_file_paths=config
 
 test: $(STAMP)
-	$(BIN)/ruff check lab tests
+	$(BIN)/ruff check lab tests tools
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -p no:cacheprovider --nbval tests notebooks
 
 lint: $(STAMP)
-	$(BIN)/ruff check lab tests
+	$(BIN)/ruff check lab tests tools
 
 bench: $(STAMP)
 	$(BIN)/python -m lab.bench
+
+# Not part of `make test`: N viewers at once on `make demo`'s server (README: Serving a class).
+# `make loadtest N=20`, or CLIENT=ws for protocol clients instead of headless chromium pages.
+loadtest: $(STAMP)
+	$(BIN)/python tools/loadtest.py --sessions $(N) --client $(CLIENT)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -8,6 +8,10 @@ Settings given on the command line still win over the ones here.
 
 import os
 
+from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
+from tornado import web
+
+V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
 
 # One torch/OpenMP thread per kernel: several viewers share the machine's cores. The Makefile
@@ -18,6 +22,48 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 # Viewers see "There was an error when executing cell", never a traceback or our source.
 c.VoilaConfiguration.show_tracebacks = False
+c.VoilaConfiguration.strip_sources = True  # Voila's default, kept explicit: no code in the page
+
+# --- What a viewer can reach (tests/test_security.py and tests/test_browser.py check it).
+# Voila >= 0.5.6 (pyproject.toml) has the fix for CVE-2024-30265 (any file through /static/).
+# Viewers can only send widget messages: Voila's kernel manager forwards comm_open/comm_msg/
+# comm_close/comm_info_request/kernel_info_request/shutdown_request and drops the rest
+# (execute_request included) with "which is not allowed. Ignoring." in its log. Keep it so: no
+# handler or server extension here that runs text a viewer sends.
+#
+# /voila/files/<path> serves files under the notebook's folder (notebooks/) that match one
+# allowlist pattern and no denylist pattern (full match, case-insensitive). The dashboard uses no
+# such file (its figure arrives as widget bytes), so only plain images may be served: no SVG
+# (it can carry script), no notebook, no source, no hidden file, no "..". docs/ is outside
+# notebooks/ and never reachable. Any other path under the single-notebook server redirects to
+# /voila/files/<path>, where these rules refuse it with 403.
+c.VoilaConfiguration.file_allowlist = [r"(?:[\w-]+/)*[\w-][\w.-]*\.(?:png|jpe?g|gif)"]
+c.VoilaConfiguration.file_denylist = [r".*\.(?:ipynb|py)", r"(?:.*/)?\..*"]  # Voila's + hidden
+
+# Kernel websockets speak only the v1 protocol (v1.kernel.websocket.jupyter.org), which every
+# Voila and JupyterLab page asks for. Voila 0.5.13 reads every binary message it forwards as v1
+# (voila/tornado/kernel_websocket_handler.py, read_header_from_binary_message); a client that
+# asks for no subprotocol gets the legacy format, whose first 8 bytes read as v1 give an offset
+# count near 1e17, and the first widget message with bytes (each figure frame) then locks Voila's
+# event loop in a list that grows ~30 MB/s: every page on the server freezes until it is killed.
+# This refuses such a connection with HTTP 400 before the websocket opens.
+class V1OnlyKernelConnection(ZMQChannelsWebsocketConnection):
+    """Kernel websocket connection that refuses clients not asking for the v1 protocol."""
+
+    async def prepare(self):
+        offered = self.websocket_handler.request.headers.get("Sec-WebSocket-Protocol", "")
+        if V1_PROTOCOL not in (p.strip() for p in offered.split(",")):
+            raise web.HTTPError(400, f"kernel websockets need the {V1_PROTOCOL} subprotocol")
+        await super().prepare()
+
+
+c.Voila.kernel_websocket_connection_class = V1OnlyKernelConnection
+
+# Voila's own query parameters ?template= and ?theme= would let a viewer pick another page
+# template or theme; the page is always the lab template with the light theme. (Such a
+# request still skips the preheated pool, like a visitor who finds the pool empty.)
+c.VoilaConfiguration.allow_template_override = "NO"
+c.VoilaConfiguration.allow_theme_override = "NO"
 
 # Preheated kernels: a small pool of kernels that have already imported torch and run the
 # notebook up to its first `voila.utils.wait_for_request()` (inside Dashboard.from_query), so a

@@ -371,3 +371,161 @@ def test_bad_query_shows_a_message_and_the_defaults(page, server):
     _wait_status(page, rf"depth {default.depth}\b[\s\S]*{default.activation}")
     assert _depth(page) == str(default.depth)
     _assert_no_error(page)
+
+
+# ---------------------------------------------------------------- security of the demo site
+# (the same rules without a server: tests/test_security.py)
+
+V1 = "v1.kernel.websocket.jupyter.org"
+CRAFTED = {  # issue 7's crafted query strings -> how the page names each
+    "dataset=../../etc/passwd": "dataset='../../etc/passwd'",
+    "depth=1e9": "depth='1e9'",
+    "lr=nan": "lr=nan",
+    "activation=relu;rm": "activation='relu;rm'",
+}
+KERNEL_JS = """() => JSON.parse(
+    document.getElementById('jupyter-config-data').textContent).kernelId"""
+# Requests a viewer might craft, each refused (after the redirects Voila answers with). No
+# response may carry the file: /etc/passwd, our source, a notebook, pyproject.toml, docs' PNG.
+REFUSED = [
+    "/static/etc/passwd",  # the request of CVE-2024-30265
+    "/static/../../../../../../etc/passwd",
+    "/static/lab/config.py",
+    "/voila/static/../../lab/config.py",
+    "/voila/static/..%2F..%2F..%2Flab%2Fconfig.py",
+    "/voila/files/dashboard.ipynb",
+    "/voila/files/notebooks/dashboard.ipynb",
+    "/voila/files/lab/config.py",
+    "/voila/files/../lab/config.py",
+    "/voila/files/../pyproject.toml",
+    "/voila/files/..%2Fpyproject.toml",
+    "/voila/files/../docs/dashboard.png",  # an image, but outside notebooks/
+    "/voila/files/..%2Fdocs%2Fdashboard.png",
+    "/voila/files/01_vanishing_gradients.ipynb",
+    "/lab/config.py",
+    "/pyproject.toml",
+    "/dashboard.ipynb",
+    "/notebooks/dashboard.ipynb",
+    "/files/dashboard.ipynb",
+    "/tree",
+    "/voila/tree",
+    "/voila/render/dashboard.ipynb",
+    "/api/contents",
+    "/api/contents/dashboard.ipynb",
+    "/voila/api/contents",
+    "/api/kernels",
+    "/api/sessions",
+]
+LEAKS = (b"root:", b"lenient_from_query", b'"nbformat"', b"[project]", b"\x89PNG")
+
+
+def _request(server, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    """Send `path` as is (no normalization of .. or %2F), following up to 5 redirects."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    for _ in range(6):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        try:
+            conn.request(method, path, body=body)
+            resp = conn.getresponse()
+            status, data, location = resp.status, resp.read(), resp.getheader("Location")
+        finally:
+            conn.close()
+        if status not in (301, 302, 303, 307, 308) or not location:
+            return status, data
+        path, method, body = urlsplit(location)._replace(scheme="", netloc="").geturl(), "GET", None
+    raise AssertionError(f"more than 5 redirects from {path}")
+
+
+def test_files_beyond_what_the_page_needs_are_refused(server):
+    status, _ = _request(server, "GET", "/voila/static/voila.js")
+    assert status == 200  # the server answers; what follows is refused, not unreachable
+    for path in REFUSED:
+        status, data = _request(server, "GET", path)
+        assert status in (403, 404), (path, status)
+        assert not any(leak in data for leak in LEAKS), path
+    # Voila's template-asset handler fails an assert on a path leaving its folder: a 500,
+    # with nothing of the file.
+    status, data = _request(server, "GET", "/voila/templates/lab/static/" + "../" * 8
+                            + "etc/passwd")
+    assert status in (403, 404, 500) and not any(leak in data for leak in LEAKS)
+    for path in ("/api/kernels", "/api/sessions", "/api/contents/x.py"):
+        status, data = _request(server, "POST", path, b'{"name": "python3"}')
+        assert status in (403, 404, 405), (path, status)
+
+
+def test_crafted_query_strings_are_named_on_the_page(page, server):
+    default = Config()
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    _open(page, server, "?" + "&".join(CRAFTED))
+    _wait_figure(page)
+    page.wait_for_function(
+        "() => /activation/.test(document.querySelector('.lab-message')?.innerText || '')")
+    message = page.locator(".lab-message").first.inner_text()
+    for shown in CRAFTED.values():
+        assert shown in message, message
+    _wait_status(page, rf"depth {default.depth}\b[\s\S]*{default.activation}")
+    assert _depth(page) == str(default.depth)
+    assert _activation(page) == default.activation
+    _assert_no_error(page)
+    # The page fetches no file of ours: its figure arrives as widget bytes (a blob: URL).
+    assert not [u for u in requested if "/voila/files/" in u or "/api/contents" in u]
+
+
+def _send(ws, msg_type: str, content: dict, session: str) -> str:
+    import uuid
+
+    from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
+
+    msg_id = uuid.uuid4().hex
+    header = {"msg_id": msg_id, "msg_type": msg_type, "username": "viewer", "session": session,
+              "date": "", "version": "5.3"}
+    parts = [json.dumps(x).encode() for x in (header, {}, {}, content)]
+    ws.send_binary(serialize_msg_to_ws_v1(parts, "shell"))
+    return msg_id
+
+
+def test_viewer_cannot_execute_code_over_the_kernel_websocket(page, server, tmp_path):
+    import websocket
+    from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1
+
+    _open(page, server)
+    _wait_figure(page)
+    kernel_id = page.evaluate(KERNEL_JS)
+    url = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels?session_id=viewer"
+    # A client asking for no subprotocol (the legacy one, which locks Voila 0.5.13 up) is
+    # refused before the websocket opens (config/voila.py).
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(url, timeout=30)
+    assert refused.value.status_code == 400
+
+    marker = tmp_path / "executed"
+    ws = websocket.create_connection(url, timeout=30, subprotocols=[V1])
+    parents: list[tuple[str, str]] = []  # (msg_type, parent msg_id) of every reply
+    try:
+        code = f"open({str(marker)!r}, 'w').write('viewer code ran')"
+        executed = _send(ws, "execute_request", {
+            "code": code, "silent": False, "store_history": False, "user_expressions": {},
+            "allow_stdin": False, "stop_on_error": True}, "viewer")
+        info = _send(ws, "kernel_info_request", {}, "viewer")
+        ws.settimeout(0.5)
+        deadline, quiet_until = time.monotonic() + 60, None
+        while time.monotonic() < (quiet_until or deadline):
+            try:
+                _, data = ws.recv_data()
+            except websocket.WebSocketTimeoutException:
+                continue
+            _, parts = deserialize_msg_from_ws_v1(data)
+            parents.append((json.loads(parts[0])["msg_type"],
+                            json.loads(parts[1]).get("msg_id", "")))
+            if parents[-1] == ("kernel_info_reply", info) and quiet_until is None:
+                quiet_until = time.monotonic() + 3  # and 3 s more for anything else
+    finally:
+        ws.close()
+    assert ("kernel_info_reply", info) in parents  # the channel works: allowed messages pass
+    assert [t for t, parent in parents if parent == executed] == []
+    assert not marker.exists()
+    assert 'Received message of type "execute_request", which is not allowed' in server.log()
+    _assert_no_error(page)
