@@ -54,8 +54,9 @@ def batch_key(cfg: Config) -> Config:
 
 
 def batchable(cfg: Config) -> bool:
-    """Whether `cfg` can join a batch: MLPs without early stopping (members stop together)."""
-    return cfg.arch == "mlp" and cfg.early_stopping == 0
+    """Whether `cfg` can join a batch: MLPs without early stopping (members stop together) and
+    without dropout (its masks would come from one shared stream, not each run's own)."""
+    return cfg.arch == "mlp" and cfg.early_stopping == 0 and cfg.dropout == 0
 
 
 def groups(configs: list[Config]) -> list[list[int]]:
@@ -102,7 +103,8 @@ class BatchTrainer:
         self.t0 = time.perf_counter()
         keys = {batch_key(c) for c in configs}
         if len(keys) != 1 or not all(batchable(c) for c in configs):
-            raise ValueError("BatchTrainer: configs must be MLPs without early stopping that "
+            raise ValueError("BatchTrainer: configs must be MLPs without early stopping or "
+                             "dropout that "
                              f"differ only in {', '.join(PER_MEMBER)}")
         self.configs = configs
         self.cfg = cfg = configs[0]
