@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="a field and its values; repeat for more fields")
     sw.add_argument("--preset", help="start from a named preset")
     sw.add_argument("--out", required=True, help="PNG file to write")
+    sw.add_argument("--sequential", action="store_true",
+                    help="train each combination alone, exactly as lab.train (default: "
+                         "same-architecture combinations train batched, equal up to rounding)")
     _add_config_flags(sw)
     sub.add_parser("presets", help="list the presets with their lessons")
     sub.add_parser("warm", help="train the default config and every preset into the result "
@@ -157,7 +160,8 @@ def cmd_sweep(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     base = _base_config(parser, args)
     vary = _parse_vary(parser, args.vary)
     try:
-        points = sweep(base, vary, progress=lambda i, n, v: _progress(i, n, _values(v)))
+        points = sweep(base, vary, progress=lambda i, n, v: _progress(i, n, _values(v)),
+                       batched=not args.sequential)
     except ValueError as e:  # a combination that Config rejects
         parser.error(str(e))
     sys.stderr.write("\n")

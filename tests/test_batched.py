@@ -14,6 +14,7 @@ from lab import batched
 from lab.batched import BatchTrainer, groups, train_many
 from lab.config import Config
 from lab.run import LAYER_FIELDS
+from lab.sweep import sweep
 
 PER_STEP = ("loss", "lr", "global_grad_norm", "global_grad_norm_clipped")
 
@@ -142,12 +143,19 @@ def test_batch_trainer_refuses_configs_of_different_architectures():
         BatchTrainer([Config(depth=3), Config(depth=4)])
 
 
-def test_sweep_trains_its_points_batched(monkeypatch):
-    from lab.sweep import sweep
-
+def test_sweep_trains_its_points_batched_when_asked(monkeypatch):
     seen = []
     real = BatchTrainer.run
     monkeypatch.setattr(BatchTrainer, "run", lambda self: seen.append(self.n) or real(self))
-    points = sweep(Config(steps=20, depth=3, width=16), {"init_gain": [0.5, 1.0, 2.0]})
+    points = sweep(Config(steps=20, depth=3, width=16), {"init_gain": [0.5, 1.0, 2.0]},
+                   batched=True)
     assert seen == [3]
     assert [p.run.config.init_gain for p in points] == [0.5, 1.0, 2.0]
+
+
+def test_sweep_by_default_gives_exactly_what_lab_train_gives():
+    base = Config(steps=20, depth=3, width=16)
+    points = sweep(base, {"init_gain": [0.5, 2.0]})
+    for p in points:
+        np.testing.assert_array_equal(p.run.loss, lab.train(p.run.config).loss)
+        assert "batch_members" not in p.run.extra
