@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 PORT ?= 8866
 N ?= 5
 CLIENT ?= browser
+CACHE ?= off
+POOL ?=
 
 .PHONY: demo warm test lint bench loadtest venv clean
 
@@ -25,10 +27,11 @@ warm: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m lab warm
 
 # config/voila.py: preheated kernel pool, idle-kernel culling, cell timeout, no tracebacks.
-# One torch/OpenMP thread per kernel (kernels inherit voila's environment).
+# One torch/OpenMP thread per kernel (kernels inherit voila's environment). `make demo POOL=20`
+# preheats 20 kernels, for a class that arrives at once (README: Serving a class).
 demo: $(STAMP) warm
 	@echo "Gradient Lab on http://localhost:$(PORT)  (Ctrl-C stops it)"
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 LAB_POOL=$(POOL) \
 		$(BIN)/voila notebooks/dashboard.ipynb --port=$(PORT) --no-browser \
 		--Voila.ip=127.0.0.1 --theme=light --Voila.config_file_paths=config
 
@@ -43,9 +46,10 @@ bench: $(STAMP)
 	$(BIN)/python -m lab.bench
 
 # Not part of `make test`: N viewers at once on `make demo`'s server (README: Serving a class).
-# `make loadtest N=20`, or CLIENT=ws for protocol clients instead of headless chromium pages.
+# `make loadtest N=20`, or CLIENT=ws for protocol clients instead of headless chromium pages;
+# CACHE=off (default: every run trains), fresh (identical configs train once) or env.
 loadtest: $(STAMP)
-	$(BIN)/python tools/loadtest.py --sessions $(N) --client $(CLIENT)
+	$(BIN)/python tools/loadtest.py --sessions $(N) --client $(CLIENT) --cache $(CACHE) --pool "$(POOL)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -73,9 +73,26 @@ c.VoilaConfiguration.allow_theme_override = "NO"
 # ws://127.0.0.1:<port>, so serve on 127.0.0.1 or 0.0.0.0, not on another address only.
 # Measured on a 2-core machine: page open -> first figure ~3 s preheated, ~19 s without.
 # Each pooled kernel holds ~320 MiB (torch) and the refill after a viewer takes one competes
-# with that viewer's training for the CPU, hence a pool of 2.
-c.VoilaConfiguration.preheat_kernel = True
-c.VoilaConfiguration.default_pool_size = 2
+# with that viewer's training for the CPU, hence a pool of 2 by default; LAB_POOL sets the size
+# (`make demo POOL=20`): as many as the students who arrive at once (README, Serving a class).
+POOL_ENV, DEFAULT_POOL, MAX_POOL = "LAB_POOL", 2, 64
+
+
+def pool_size(environ=os.environ) -> int:
+    """Preheated kernels: LAB_POOL (unset or empty: 2); a bad value stops Voila with why."""
+    raw = environ.get(POOL_ENV, "").strip()
+    if not raw:
+        return DEFAULT_POOL
+    if not raw.isdigit() or int(raw) > MAX_POOL:
+        # SystemExit: Voila logs and ignores an exception in its config file, which would
+        # serve with some other pool than the one asked for.
+        raise SystemExit(f"{POOL_ENV}={raw!r}: the number of preheated kernels must be a whole "
+                         f"number from 0 to {MAX_POOL} (0: no pool)")
+    return int(raw)
+
+
+c.VoilaConfiguration.preheat_kernel = pool_size() > 0
+c.VoilaConfiguration.default_pool_size = max(1, pool_size())
 
 # Shut down kernels idle (no execution, no messages) for 10 minutes, checking every minute,
 # unless a browser tab is still connected to them (cull_connected=False keeps an open page

@@ -54,7 +54,7 @@ class Run:
     stopped_early_at: int | None = None  # step at which early stopping ended training
     cancelled: bool = False  # cancel() ended the training
     time_limited_at: int | None = None  # step at which the time limit ended training
-    time_limit: float | None = None  # that limit, in seconds (set only when it acted)
+    time_limit: float | None = None  # that limit, in CPU seconds (set only when it acted)
     finished: bool = False  # the record is complete (not a partial frame)
     at_init: bool = False  # from lab.inspect: step 0 only, nothing trained
     seconds: float = 0.0  # wall time so far
@@ -87,7 +87,8 @@ class Run:
         if self.stopped_early_at is not None:
             return f"stopped early at step {self.stopped_early_at}"
         if self.time_limited_at is not None:
-            return f"stopped at the {self.time_limit:g} s time limit at step {self.time_limited_at}"
+            return (f"stopped at the {self.time_limit:g} s CPU time limit at step "
+                    f"{self.time_limited_at}")
         if self.cancelled:
             return f"cancelled at step {self.steps_done} of {cfg.steps}"
         if not self.finished:

@@ -96,14 +96,15 @@ def train(cfg: Config, on_frame: Callable[[Run], None] | None = None,
     the end; `cancel()` returning True stops training before the next step and returns the
     partial Run with cancelled=True. Non-finite loss or gradients end training with
     `diverged_at` set (no exception). `frame_every=k` hands over a frame after every k-th step
-    instead (for animations and tests). After `max_seconds` of wall time (setup and on_frame
-    included) training stops before the next step, with `time_limited_at` set; the first step
-    always runs.
+    instead (for animations and tests). After `max_seconds` of this process's CPU time (setup
+    and on_frame included) training stops before the next step, with `time_limited_at` set; the
+    first step always runs. CPU time, not wall time: on a server shared by a class, a run slowed
+    by the others' runs is not the one to stop.
     """
     trainer = _Trainer(cfg)
     trainer.frame_every = frame_every
     if max_seconds is not None:
-        trainer.deadline = (trainer.t0 + max_seconds, max_seconds)
+        trainer.deadline = (trainer.cpu0 + max_seconds, max_seconds)
     return trainer.run(steps=cfg.steps, update=True, on_frame=on_frame, cancel=cancel)
 
 
@@ -112,12 +113,13 @@ class _Trainer:
 
     def __init__(self, cfg: Config):
         self.t0 = time.perf_counter()
+        self.cpu0 = time.process_time()
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
         self.data: Dataset = load(cfg)
         self.status: dict = {"diverged_at": None, "stopped_early_at": None, "cancelled": False}
         self.frame_every: int | None = None
-        self.deadline: tuple[float, float] | None = None  # (perf_counter time, limit in s)
+        self.deadline: tuple[float, float] | None = None  # (process_time, limit in CPU s)
 
     def run(self, steps: int, update: bool, on_frame=None, cancel=None) -> Run:
         """Build, train `steps` steps while recording, and return the Run."""
@@ -206,7 +208,7 @@ class _Trainer:
             if cancel is not None and cancel():
                 status["cancelled"] = True
                 break
-            if t and self.deadline is not None and time.perf_counter() > self.deadline[0]:
+            if t and self.deadline is not None and time.process_time() > self.deadline[0]:
                 status["time_limited_at"], status["time_limit"] = t, self.deadline[1]
                 break
             if t % eval_every == 0 or t == steps - 1:

@@ -1,6 +1,7 @@
 """Limits for public servers: the work cap, the time limit, and how the dashboard applies them."""
 
 import re
+import time
 
 import pytest
 
@@ -75,9 +76,20 @@ def test_time_limit_stops_training_and_keeps_what_it_has():
     run = lab.train(FAST, on_frame=frames.append, max_seconds=1e-6)  # over as soon as it starts
     assert run.time_limited_at == 1 and run.time_limit == 1e-6
     assert run.finished and not run.cancelled and run.steps_done == 1
-    assert run.status() == "stopped at the 1e-06 s time limit at step 1"
+    assert run.status() == "stopped at the 1e-06 s CPU time limit at step 1"
     assert list(run.hist.steps) == [0]  # the last step done is drawn
     assert run.model_state is not None and frames[-1] is run
+
+
+def test_the_limit_counts_cpu_time_not_time_spent_waiting():
+    # Frames that wait (as a kernel waits for the cores others use) make the run take longer
+    # on the clock than its limit, but use no CPU: the run is not the one to stop.
+    limit = 1.0
+    wall, cpu = time.perf_counter(), time.process_time()
+    run = lab.train(FAST, on_frame=lambda r: time.sleep(0.05), frame_every=1, max_seconds=limit)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    assert wall > limit + 0.4 and cpu < limit  # 30 frames x 50 ms asleep
+    assert run.time_limited_at is None and run.status() == "finished 30 steps"
 
 
 def test_a_limit_that_is_not_reached_changes_nothing():
@@ -131,7 +143,7 @@ def test_dashboard_stops_a_run_at_the_time_limit_and_shows_it():
     d = Dashboard(FAST, limits=Limits(max_seconds=1e-6), cache=None)
     try:
         assert d.wait(120)
-        assert re.search(r"stopped at the 1e-06 s time limit at step 1\b", d.status.value)
+        assert re.search(r"stopped at the 1e-06 s CPU time limit at step 1\b", d.status.value)
         assert d.run.time_limited_at == 1 and d.image.value[:4] == b"\x89PNG"
         assert d.message.value == ""
     finally:

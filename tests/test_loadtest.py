@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -57,6 +58,21 @@ def test_serving_settings_are_read_from_the_committed_config(loadtest):
     settings = loadtest.serving_settings()
     assert settings["preheat_kernel"] is True and settings["pool_size"] >= 1
     assert settings["cull_idle_timeout_s"] > 0 and settings["threads_per_kernel"] == 1
+
+
+@pytest.mark.parametrize("raw, pool, preheat", [("", 2, True), ("20", 20, True), (" 7 ", 7, True),
+                                                ("0", 0, False), ("64", 64, True)])
+def test_the_pool_size_comes_from_lab_pool(loadtest, monkeypatch, raw, pool, preheat):
+    monkeypatch.setenv("LAB_POOL", raw)
+    settings = loadtest.serving_settings()
+    assert (settings["pool_size"], settings["preheat_kernel"]) == (pool, preheat)
+
+
+@pytest.mark.parametrize("raw", ["-1", "65", "2.5", "lots", "1e9", "3;rm"])
+def test_a_bad_lab_pool_stops_voila_with_a_message(loadtest, monkeypatch, raw):
+    monkeypatch.setenv("LAB_POOL", raw)
+    with pytest.raises(SystemExit, match=rf"LAB_POOL={re.escape(repr(raw))}: .* from 0 to 64"):
+        loadtest.serving_settings()
 
 
 def test_percentiles_and_summary(loadtest):

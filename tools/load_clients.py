@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from urllib.parse import urlencode
 
 DEPTHS = (12, 8, 14, 6, 16, 10)  # the depth slider's successive values (default depth: 10)
-DONE = r"finished|diverged at|stopped early"  # the status line of a run that has ended
+DONE = r"finished|diverged at|stopped (early|at the)|stopped by an error"  # a run that has ended
 PROBLEMS = ("Traceback", "There was an error when executing cell")
 
 FIGURE = ".lab-figure img, img.lab-figure"

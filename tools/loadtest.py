@@ -29,10 +29,12 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -53,6 +55,15 @@ def voila_command(port: int, python: str = sys.executable, extra: tuple = ()) ->
     exe = [str(voila)] if voila.exists() else [python, "-m", "voila"]
     return [*exe, NOTEBOOK, f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1",
             "--theme=light", f"--Voila.config_file_paths={CONFIG_DIR}", *extra]
+
+
+def cache_env(mode: str, folder: str) -> dict[str, str]:
+    """LAB_CACHE_DIR for the server: off (every run trains), fresh (empty folder), or as set."""
+    if mode == "off":
+        return {"LAB_CACHE_DIR": ""}
+    if mode == "fresh":
+        return {"LAB_CACHE_DIR": folder}
+    return {}
 
 
 def _free_port() -> int:
@@ -84,8 +95,9 @@ def serving_settings() -> dict:
 class Server:
     """Voila started as by `make demo`; stop() ends it and every kernel, whatever happened."""
 
-    def __init__(self, port: int, log_path: Path, extra: tuple = ()):
+    def __init__(self, port: int, log_path: Path, extra: tuple = (), env: dict | None = None):
         self.port, self.log_path, self.extra = port, log_path, tuple(extra)
+        self.env = dict(env or {})
         self.url = f"http://127.0.0.1:{port}/"
         self.proc: subprocess.Popen | None = None
 
@@ -93,7 +105,7 @@ class Server:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def start(self) -> None:
-        env = {**os.environ, **THREAD_ENV}
+        env = {**os.environ, **THREAD_ENV, **self.env}
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen(
                 voila_command(self.port, extra=self.extra), cwd=ROOT, env=env, stdout=log,
@@ -345,7 +357,8 @@ def print_report(result: dict) -> None:
     print(f"Gradient Lab load test: {s['sessions']} {result['client']} sessions at once, "
           f"{result['changes']} depth changes each; pool {cfg['pool_size']}, "
           f"{cfg['threads_per_kernel']} thread per kernel, culling after "
-          f"{cfg['cull_idle_timeout_s']} s idle; {result['machine']['cpus']} CPUs, "
+          f"{cfg['cull_idle_timeout_s']} s idle; result cache {cfg['cache']}; "
+          f"{result['machine']['cpus']} CPUs, "
           f"{result['machine']['memory_gib']} GiB")
     if cfg["voila_args_added"]:
         print(f"NOT the committed settings: voila started with {' '.join(cfg['voila_args_added'])}")
@@ -411,6 +424,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--session-timeout", type=float, default=900.0,
                    help="seconds a whole session may take (900)")
     p.add_argument("--max-minutes", type=float, default=20.0, help="for the whole load (20)")
+    p.add_argument("--cache", choices=("off", "fresh", "env"), default="off",
+                   help="the result cache of the server's kernels: off (default; every run "
+                        "trains, the worst case), fresh (an empty shared one: identical configs "
+                        "train once), env (LAB_CACHE_DIR as set, as `make demo` uses)")
+    p.add_argument("--pool", default=None, metavar="K",
+                   help="preheated kernels (LAB_POOL, as `make demo POOL=K`; default: "
+                        "config/voila.py's 2)")
     p.add_argument("--voila-arg", action="append", default=[], metavar="ARG",
                    help="an extra Voila option, to compare with the committed settings, e.g. "
                         "--voila-arg=--VoilaConfiguration.default_pool_size=0 (repeatable)")
@@ -428,14 +448,22 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
-    settings = serving_settings()
+    if args.pool:  # the server inherits it; serving_settings() reads it as config/voila.py does
+        os.environ["LAB_POOL"] = args.pool
+    try:
+        settings = serving_settings()
+    except SystemExit as e:  # config/voila.py refused LAB_POOL
+        p.error(str(e))
     settings["voila_args_added"] = args.voila_arg  # none: exactly `make demo`'s server
     for arg in args.voila_arg:
         found = re.fullmatch(r"--VoilaConfiguration\.default_pool_size=(\d+)", arg)
         if found:
             settings["pool_size"] = int(found[1])
     load_before = [round(x, 2) for x in os.getloadavg()]
-    server = Server(_free_port(), Path(args.log), args.voila_arg)
+    cache_folder = tempfile.mkdtemp(prefix="lab-loadtest-cache-")
+    server = Server(_free_port(), Path(args.log), args.voila_arg,
+                    cache_env(args.cache, cache_folder))
+    settings["cache"] = args.cache
     meter = None
     sessions: list[Session] = []
     result: dict = {}
@@ -468,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         if meter is not None and meter._thread.is_alive():
             meter._stop.set()
         server.stop()
+        shutil.rmtree(cache_folder, ignore_errors=True)
     result.update({
         "client": args.client, "changes": args.changes, "think_s": args.think,
         "ramp_s": args.ramp, "settings": settings,
