@@ -89,20 +89,22 @@ def inspect(cfg: Config) -> Run:
 
 def train(cfg: Config, on_frame: Callable[[Run], None] | None = None,
           cancel: Callable[[], bool] | None = None, frame_every: int | None = None,
-          max_seconds: float | None = None) -> Run:
+          max_seconds: float | None = None, frame_due: Callable[[], bool] | None = None) -> Run:
     """Train for cfg.steps steps and return the Run.
 
     `on_frame(run)` gets a consistent partial Run about every FRAME_SECONDS and the final Run at
     the end; `cancel()` returning True stops training before the next step and returns the
     partial Run with cancelled=True. Non-finite loss or gradients end training with
     `diverged_at` set (no exception). `frame_every=k` hands over a frame after every k-th step
-    instead (for animations and tests). After `max_seconds` of this process's CPU time (setup
-    and on_frame included) training stops before the next step, with `time_limited_at` set; the
-    first step always runs. CPU time, not wall time: on a server shared by a class, a run slowed
-    by the others' runs is not the one to stop.
+    instead (for animations and tests); `frame_due()`, asked after each step, replaces the
+    clock: a frame is built only when it returns True (the dashboard's pacing). After
+    `max_seconds` of this process's CPU time (setup and on_frame included) training stops before
+    the next step, with `time_limited_at` set; the first step always runs. CPU time, not wall
+    time: on a server shared by a class, a run slowed by the others' runs is not the one to stop.
     """
     trainer = _Trainer(cfg)
     trainer.frame_every = frame_every
+    trainer.frame_due = frame_due
     if max_seconds is not None:
         trainer.deadline = (trainer.cpu0 + max_seconds, max_seconds)
     return trainer.run(steps=cfg.steps, update=True, on_frame=on_frame, cancel=cancel)
@@ -119,6 +121,7 @@ class _Trainer:
         self.data: Dataset = load(cfg)
         self.status: dict = {"diverged_at": None, "stopped_early_at": None, "cancelled": False}
         self.frame_every: int | None = None
+        self.frame_due: Callable[[], bool] | None = None
         self.deadline: tuple[float, float] | None = None  # (process_time, limit in CPU s)
 
     def run(self, steps: int, update: bool, on_frame=None, cancel=None) -> Run:
@@ -226,6 +229,8 @@ class _Trainer:
             now = time.perf_counter()
             if self.frame_every:
                 frame_due = on_frame is not None and done % self.frame_every == 0
+            elif self.frame_due is not None:
+                frame_due = on_frame is not None and self.frame_due()
             else:
                 frame_due = on_frame is not None and now - last_frame >= FRAME_SECONDS
             if done - self.checked >= CHECK_EVERY or frame_due:

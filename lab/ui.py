@@ -19,12 +19,14 @@ from lab.controls import GROUPS, LABELS, make_control, show_value
 from lab.diagnosis import diagnose
 from lab.export import lab_code, torch_code
 from lab.limits import Limits
+from lab.pacing import FramePacer
 from lab.plots import DashboardFigure
 from lab.run import Run
 from lab.trainer import inspect, train
 
 log = logging.getLogger("lab.ui")
-DRAW_EVERY = 1.0  # seconds between intermediate frames while training
+DRAW_EVERY = 1.0  # seconds between intermediate frames while training, at least
+DRAW_SHARE = 0.25  # of the training thread's CPU time, at most, spent on intermediate frames
 
 class Dashboard:
     """The lab's app: controls, presets, status, the live figure, diagnosis, pin/share/export.
@@ -239,23 +241,27 @@ class Dashboard:
         if hit is not None:  # trained before on this server: the final figure at once
             self._show(generation, hit, cfg, t0, "")
             return
-        self._show(generation, inspect(cfg), cfg, t0, "initialization")
+        initial = inspect(cfg)
+        cpu = time.thread_time()
+        self._show(generation, initial, cfg, t0, "initialization")
         if self._cancelled(generation):
             return
-        last = [time.perf_counter()]
+        # at most a frame a second, and drawing at most a quarter of this thread's CPU time,
+        # however busy the machine is (lab/pacing.py)
+        pacer = FramePacer(DRAW_EVERY, DRAW_SHARE)
+        pacer.drew(time.thread_time() - cpu)
 
         def on_frame(run: Run) -> None:
-            # a render costs ~0.3 s of training time: one intermediate frame a second at most
-            if run.finished or time.perf_counter() - last[0] >= DRAW_EVERY:
-                self._show(generation, run, cfg, t0, "")
-                last[0] = time.perf_counter()
+            self._show(generation, run, cfg, t0, "")
+            if not run.finished:
+                pacer.drew()
 
         with self._cond:
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
         try:
             run = train(cfg, on_frame=on_frame, cancel=lambda: self._cancelled(generation),
-                        max_seconds=self.limits.max_seconds)
+                        max_seconds=self.limits.max_seconds, frame_due=pacer.due)
         finally:
             with self._cond:
                 self._in_flight -= 1
