@@ -6,8 +6,10 @@ the voila package for `python -m ...` run from there (and with it voila.utils.wa
 Settings given on the command line still win over the ones here.
 """
 
+import inspect
 import os
 
+from jupyter_server.auth.identity import PasswordIdentityProvider
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from tornado import web
 
@@ -118,3 +120,29 @@ def cell_timeout(cell):
 
 c.VoilaExecutor.timeout = CELL_TIMEOUT_S
 c.VoilaExecutor.timeout_func = cell_timeout
+# After a cell's reply, how long to wait for its outputs (nbclient's default: 4 s). The
+# dashboard cell's output (the widget itself) queues behind the first figure's bytes; with 5
+# pages opening at once on 2 cores it came later than 4 s, Voila left the cell without output,
+# and those pages never showed the dashboard (make loadtest N=5: 2 of 5 pages).
+c.VoilaExecutor.iopub_timeout = 60
+
+# Closing a tab sends Voila's beacon POST /voila/api/shutdown/<kernel>, with the page's _xsrf
+# cookie as its form field. Voila's page never sets that cookie, so every beacon was refused
+# (403 "'_xsrf' argument missing") and each closed or reloaded tab left its kernel (~450 MiB)
+# running until culled. Reading handler.xsrf_token sets the cookie (tornado's double-submit
+# token: a random value, readable by the page by design); the XSRF check itself is unchanged.
+class XsrfCookieIdentityProvider(PasswordIdentityProvider):
+    """Voila's identity provider, which also sets the _xsrf cookie on every page it serves."""
+
+    async def get_user(self, handler):
+        user = super().get_user(handler)
+        if inspect.isawaitable(user):
+            user = await user
+        if (handler.request.method == "GET"
+                and handler.request.headers.get("Upgrade", "").lower() != "websocket"):
+            handler.current_user = user  # what prepare() sets next; xsrf_token reads it
+            handler.xsrf_token  # noqa: B018 - the property sets the cookie
+        return user
+
+
+c.Voila.identity_provider_class = XsrfCookieIdentityProvider

@@ -529,3 +529,32 @@ def test_viewer_cannot_execute_code_over_the_kernel_websocket(page, server, tmp_
     assert not marker.exists()
     assert 'Received message of type "execute_request", which is not allowed' in server.log()
     _assert_no_error(page)
+
+
+KERNEL_ID_JS = """() => {
+    const el = document.getElementById('jupyter-config-data');
+    return el ? JSON.parse(el.textContent).kernelId || null : null;
+}"""
+
+
+def test_closing_the_tab_stops_its_kernel(browser, server):
+    """Voila's beacon on leaving the page must be accepted (it carries the _xsrf cookie)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(WAIT_MS)
+        _open(pg, server)
+        _wait_figure(pg)
+        kernel = pg.evaluate(KERNEL_ID_JS)
+        assert kernel and re.fullmatch(r"[0-9a-f-]{36}", kernel)
+        assert any(c["name"] == "_xsrf" for c in context.cookies()), "no _xsrf cookie"
+        assert f"Kernel shutdown: {kernel}" not in server.log()
+        pg.goto("about:blank", timeout=10_000)  # what closing the tab does: the beacon
+        deadline = time.monotonic() + 30
+        while f"Kernel shutdown: {kernel}" not in server.log():
+            refused = re.search(rf"\d{{3}} POST /voila/api/shutdown/{kernel}\b.*", server.log())
+            assert refused is None or refused[0].startswith("204"), refused[0]
+            assert time.monotonic() < deadline, f"kernel {kernel} still running 30 s after"
+            time.sleep(0.25)
+    finally:
+        context.close()
