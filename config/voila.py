@@ -123,8 +123,19 @@ c.VoilaExecutor.timeout_func = cell_timeout
 # After a cell's reply, how long to wait for its outputs (nbclient's default: 4 s). The
 # dashboard cell's output (the widget itself) queues behind the first figure's bytes; with 5
 # pages opening at once on 2 cores it came later than 4 s, Voila left the cell without output,
-# and those pages never showed the dashboard (make loadtest N=5: 2 of 5 pages).
-c.VoilaExecutor.iopub_timeout = 60
+# and those pages never showed the dashboard (make loadtest N=5: 2 of 5 pages; N=20 with a pool
+# of 20: 7 of 20 pages at 60 s). A slow page is better than an empty one.
+c.VoilaExecutor.iopub_timeout = 300
+# How long a new kernel may take to answer (Voila's default: 60 s). 20 pages opening at once on
+# 2 cores start 20 kernels together, each importing torch; one of them took over 60 s and its
+# page failed with "Kernel didn't respond in 60 seconds".
+c.VoilaExecutor.startup_timeout = 180
+
+# Kernels talk to Voila over Unix sockets instead of TCP ports on 127.0.0.1: with 20 kernels
+# starting at once, two were handed the same free port ("ZMQError: Address already in use") and
+# one page never got its kernel. A socket file per kernel (in Voila's connection folder, mode
+# 0700) cannot collide, and no other user of the machine can connect to it.
+c.KernelManager.transport = "ipc"
 
 # Closing a tab sends Voila's beacon POST /voila/api/shutdown/<kernel>, with the page's _xsrf
 # cookie as its form field. Voila's page never sets that cookie, so every beacon was refused
