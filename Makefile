@@ -8,6 +8,7 @@ N ?= 5
 CLIENT ?= browser
 CACHE ?= off
 POOL ?=
+POOL_DELAY ?=
 
 .PHONY: demo warm test lint bench loadtest venv clean
 
@@ -27,20 +28,20 @@ warm: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m lab warm
 
 # config/voila.py: preheated kernel pool, idle-kernel culling, cell timeout, no tracebacks.
-# One torch/OpenMP thread per kernel (kernels inherit voila's environment). `make demo POOL=20`
-# preheats 20 kernels, for a class that arrives at once (README: Serving a class).
+# One torch/OpenMP thread per kernel (kernels inherit voila's environment). For a class that
+# arrives at once: `make demo POOL=20 POOL_DELAY=90` (README: Serving a class).
 demo: $(STAMP) warm
 	@echo "Gradient Lab on http://localhost:$(PORT)  (Ctrl-C stops it)"
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 LAB_POOL=$(POOL) \
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 LAB_POOL=$(POOL) LAB_POOL_DELAY=$(POOL_DELAY) \
 		$(BIN)/voila notebooks/dashboard.ipynb --port=$(PORT) --no-browser \
 		--Voila.ip=127.0.0.1 --theme=light --Voila.config_file_paths=config
 
 test: $(STAMP)
-	$(BIN)/ruff check lab tests tools
+	$(BIN)/ruff check lab tests tools config
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -p no:cacheprovider --nbval tests notebooks
 
 lint: $(STAMP)
-	$(BIN)/ruff check lab tests tools
+	$(BIN)/ruff check lab tests tools config
 
 bench: $(STAMP)
 	$(BIN)/python -m lab.bench
@@ -49,7 +50,8 @@ bench: $(STAMP)
 # `make loadtest N=20`, or CLIENT=ws for protocol clients instead of headless chromium pages;
 # CACHE=off (default: every run trains), fresh (identical configs train once) or env.
 loadtest: $(STAMP)
-	$(BIN)/python tools/loadtest.py --sessions $(N) --client $(CLIENT) --cache $(CACHE) --pool "$(POOL)"
+	$(BIN)/python tools/loadtest.py --sessions $(N) --client $(CLIENT) --cache $(CACHE) --pool "$(POOL)" \
+		--pool-delay "$(POOL_DELAY)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info

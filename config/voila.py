@@ -96,6 +96,31 @@ def pool_size(environ=os.environ) -> int:
 c.VoilaConfiguration.preheat_kernel = pool_size() > 0
 c.VoilaConfiguration.default_pool_size = max(1, pool_size())
 
+# Each pooled kernel a visitor takes is replaced after LAB_POOL_DELAY seconds (Voila's default:
+# 1). When a class takes 20 pooled kernels at once, 20 replacements importing torch at once
+# fight the students' first runs: first figure after 63 s with 1 s, 20 s with 90 s
+# (make loadtest N=20 POOL=20 CLIENT=ws). A visitor who finds the pool empty meanwhile waits
+# for the delay and a kernel start, so keep it short for a small pool.
+POOL_DELAY_ENV, MAX_POOL_DELAY = "LAB_POOL_DELAY", 3600
+
+
+def pool_delay(environ=os.environ) -> float:
+    """Seconds before a used pooled kernel is replaced: LAB_POOL_DELAY (unset or empty: 1)."""
+    raw = environ.get(POOL_DELAY_ENV, "").strip()
+    if not raw:
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= MAX_POOL_DELAY:  # NaN and inf included
+        raise SystemExit(f"{POOL_DELAY_ENV}={raw!r}: the seconds before a used pooled kernel is "
+                         f"replaced must be a number from 0 to {MAX_POOL_DELAY}")
+    return value
+
+
+c.VoilaKernelManager.fill_delay = pool_delay()
+
 # Shut down kernels idle (no execution, no messages) for 10 minutes, checking every minute,
 # unless a browser tab is still connected to them (cull_connected=False keeps an open page
 # working). Voila asks for a kernel's shutdown when its tab closes; this reclaims the kernels of

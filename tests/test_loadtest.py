@@ -75,6 +75,19 @@ def test_a_bad_lab_pool_stops_voila_with_a_message(loadtest, monkeypatch, raw):
         loadtest.serving_settings()
 
 
+@pytest.mark.parametrize("raw, delay", [("", 1.0), ("90", 90.0), ("0.5", 0.5), ("0", 0.0)])
+def test_the_pool_refill_delay_comes_from_lab_pool_delay(loadtest, monkeypatch, raw, delay):
+    monkeypatch.setenv("LAB_POOL_DELAY", raw)
+    assert loadtest.serving_settings()["pool_refill_delay_s"] == delay
+
+
+@pytest.mark.parametrize("raw", ["-1", "3601", "nan", "inf", "soon", "1;rm"])
+def test_a_bad_lab_pool_delay_stops_voila_with_a_message(loadtest, monkeypatch, raw):
+    monkeypatch.setenv("LAB_POOL_DELAY", raw)
+    with pytest.raises(SystemExit, match=rf"LAB_POOL_DELAY={re.escape(repr(raw))}: .* 0 to 3600"):
+        loadtest.serving_settings()
+
+
 def test_percentiles_and_summary(loadtest):
     assert loadtest.percentile([], 50) is None
     assert loadtest.percentile([3.0], 95) == 3.0

@@ -86,6 +86,7 @@ def serving_settings() -> dict:
         "cull_connected": mkm.get("cull_connected", False),
         "threads_per_kernel": int(THREAD_ENV["OMP_NUM_THREADS"]),
         "cell_timeout_s": cfg.VoilaExecutor.get("timeout"),
+        "pool_refill_delay_s": cfg.VoilaKernelManager.get("fill_delay", 1.0),
     }
 
 
@@ -358,6 +359,7 @@ def print_report(result: dict) -> None:
           f"{result['changes']} depth changes each; pool {cfg['pool_size']}, "
           f"{cfg['threads_per_kernel']} thread per kernel, culling after "
           f"{cfg['cull_idle_timeout_s']} s idle; result cache {cfg['cache']}; "
+          f"pool refilled after {cfg['pool_refill_delay_s']:g} s; "
           f"{result['machine']['cpus']} CPUs, "
           f"{result['machine']['memory_gib']} GiB")
     if cfg["voila_args_added"]:
@@ -431,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pool", default=None, metavar="K",
                    help="preheated kernels (LAB_POOL, as `make demo POOL=K`; default: "
                         "config/voila.py's 2)")
+    p.add_argument("--pool-delay", default=None, metavar="S",
+                   help="seconds before a used pooled kernel is replaced (LAB_POOL_DELAY, as "
+                        "`make demo POOL_DELAY=S`; default: 1)")
     p.add_argument("--voila-arg", action="append", default=[], metavar="ARG",
                    help="an extra Voila option, to compare with the committed settings, e.g. "
                         "--voila-arg=--VoilaConfiguration.default_pool_size=0 (repeatable)")
@@ -450,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, _interrupt)
     if args.pool:  # the server inherits it; serving_settings() reads it as config/voila.py does
         os.environ["LAB_POOL"] = args.pool
+    if args.pool_delay:
+        os.environ["LAB_POOL_DELAY"] = args.pool_delay
     try:
         settings = serving_settings()
     except SystemExit as e:  # config/voila.py refused LAB_POOL
