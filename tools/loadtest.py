@@ -212,6 +212,7 @@ class Meter:
         self.kernel_pss: dict[str, int] = {}  # kernel id -> peak PSS
         self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (role, CPU seconds, last seen)
         self.cpu0: dict[int, float] = {}  # CPU seconds at the start, for processes then alive
+        self.kernels: set[int] = set()  # pids seen as kernels
         self.server_rss_peak = self.server_pss_peak = self.client_rss_peak = 0
         self.kernels_peak = 0
         self.machine_used0 = _machine_used()
@@ -234,7 +235,15 @@ class Meter:
     def _processes(self) -> list[tuple[str, psutil.Process]]:
         server = self.server.family()
         pids = {p.pid for p in server}
-        out = [("kernel" if _is_kernel(p) else "voila", p) for p in server]
+        # Once a kernel, always a kernel: an exiting kernel (a zombie until Voila reaps it) has
+        # no command line left, and its CPU seconds would be counted as Voila's.
+        out = []
+        for p in server:
+            if p.pid in self.kernels or _is_kernel(p):
+                self.kernels.add(p.pid)
+                out.append(("kernel", p))
+            else:
+                out.append(("voila", p))
         me = psutil.Process()
         out.append(("client", me))
         for p in _try(me.children, True) or []:  # playwright's driver and chromium
