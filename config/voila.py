@@ -93,8 +93,9 @@ def pool_size(environ=os.environ) -> int:
     return int(raw)
 
 
-c.VoilaConfiguration.preheat_kernel = pool_size() > 0
-c.VoilaConfiguration.default_pool_size = max(1, pool_size())
+POOL = pool_size()
+c.VoilaConfiguration.preheat_kernel = POOL > 0
+c.VoilaConfiguration.default_pool_size = max(1, POOL)
 
 # Each pooled kernel a visitor takes is replaced after LAB_POOL_DELAY seconds (Voila's default:
 # 1). When a class takes 20 pooled kernels at once, 20 replacements importing torch at once
