@@ -10,7 +10,7 @@ CACHE ?= off
 POOL ?=
 POOL_DELAY ?=
 
-.PHONY: demo warm test lint bench loadtest venv clean
+.PHONY: demo warm test test-portable notebooks spread lint bench loadtest venv clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,25 @@ demo: $(STAMP) warm
 		$(BIN)/voila notebooks/dashboard.ipynb --port=$(PORT) --no-browser \
 		--Voila.ip=127.0.0.1 --theme=light --Voila.config_file_paths=config
 
+# Each notebook runs once, under nbval: outputs that are the same on every machine are compared
+# exactly; trained numbers are checked by their claims (README: Lessons, what is compared).
 test: $(STAMP)
 	$(BIN)/ruff check lab tests tools config
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -p no:cacheprovider --nbval tests notebooks
+
+# The notebooks and the presets' claims again under torch's generic kernels and MKL's
+# reproducible code path, as on a CPU unlike this one (CI runs it after `make test`).
+test-portable: $(STAMP)
+	ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=1 $(BIN)/python -m pytest \
+		-p no:cacheprovider --nbval notebooks tests/test_presets.py
+
+# Re-execute every notebook and save its outputs, on any machine (~5 min).
+notebooks: $(STAMP)
+	$(BIN)/python tools/execute_notebooks.py notebooks/*.ipynb
+
+# Measure every claim over 3 seeds x 2 CPU kernel settings into docs/claims.json (~30 min).
+spread: $(STAMP)
+	$(BIN)/python tools/spread.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check lab tests tools config

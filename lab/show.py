@@ -64,3 +64,16 @@ def table(runs: dict[str, Run]) -> str:
         lines.append(f"{label[:28]:28s} {number(gradient_ratio(run, 0)):>20s} {loss:>11s} "
                      f"{acc:>8s}  {diagnose(run).kind}")
     return "\n".join(lines)
+
+
+def moments(x) -> str:
+    """'mean 4.89, std 6.02, root-mean-square 7.75' of an array or tensor, 3 significant digits.
+
+    A mean below 1e-6 of the root-mean-square is float rounding (its digits and sign differ
+    between CPUs), so it prints as 0.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    mean, std, rms = x.mean(), x.std(), np.sqrt((x ** 2).mean())
+    if abs(mean) < 1e-6 * rms:
+        mean = 0.0
+    return f"mean {mean:.3g}, std {std:.3g}, root-mean-square {rms:.3g}"

@@ -169,3 +169,20 @@ def test_ci_script_runs_make_test():
     assert lines[0].startswith("#!")
     commands = [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
     assert "make test" in commands
+
+
+def test_make_test_executes_every_notebook_once_under_nbval():
+    recipe = " ".join(_recipe("test"))
+    assert re.search(r"-m pytest .*--nbval .*\bnotebooks\b", recipe), recipe
+    tests = (ROOT / "tests").glob("test_*.py")
+    runners = [p.name for p in tests
+               if re.search(r"^\s*(from|import)\s+(nbclient|nbconvert)\b", p.read_text(), re.M)]
+    assert not runners, f"{runners} execute notebooks a second time"
+
+
+def test_ci_runs_the_notebooks_under_a_non_native_kernel_setting_too():
+    commands = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert commands.index("make test-portable") > commands.index("make test")
+    recipe = " ".join(_recipe("test-portable"))
+    assert "ATEN_CPU_CAPABILITY=default" in recipe and "MKL_CBWR=COMPATIBLE" in recipe
+    assert re.search(r"-m pytest .*--nbval .*\bnotebooks\b.*tests/test_presets\.py", recipe)

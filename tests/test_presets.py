@@ -3,6 +3,7 @@
 import functools
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import torch.nn.functional as F
 
 import lab
 from lab import presets
+from lab.claims import claim
 from lab.config import Config
 from lab.data import load
 
@@ -81,7 +83,7 @@ def evaluate(cfg: Config, run: lab.Run, split: str) -> tuple[float, float]:
 CHECKS: dict[str, Callable[[Config], None]] = {}
 
 
-def claim(name: str):
+def check_of(name: str):
     """Register the check of preset `name`'s lesson."""
     def register(check: Callable[[Config], None]) -> Callable[[Config], None]:
         CHECKS[name] = check
@@ -89,52 +91,68 @@ def claim(name: str):
     return register
 
 
-@claim("vanishing-sigmoid")
+def diverged(run: lab.Run) -> float:
+    """The step a run diverged at; infinity if it never did (so a claim on it fails)."""
+    return float("inf") if run.diverged_at is None else float(run.diverged_at)
+
+
+# Step-0 numbers (what inspect measures) are the same on every machine to float32 rounding, so
+# they are plain asserts. Everything after training is a claim: its bounds hold over 3 seeds and
+# 2 CPU kernel settings (docs/claims.json, measured by tools/spread.py; tests/test_claims.py).
+
+
+@check_of("vanishing-sigmoid")
 def check_vanishing_sigmoid(cfg: Config) -> None:
     run = trained(cfg)
     g = grad_at_init(run)
     assert backward_gain(g) <= 0.25 * 1.05  # sigmoid' <= 1/4 (Xavier: weights ~1)
     assert 1e-7 < g[0] / g[-1] < 1e-5  # "about a millionth"
-    change = weight_change(cfg, run)
-    assert change[0] < 1e-4 < 1e-3 < change[-1]  # layer 1 barely moved, layer 10 did
-    assert run.val_acc[-1] < 0.4  # chance is 1/3
-    assert final_loss(run) > 1.05  # ln 3 = 1.099: no better than guessing
+    change = weight_change(cfg, run)  # layer 1 barely moved, layer 10 did
+    claim("preset vanishing-sigmoid: layer 1 weight change", change[0], high=1e-4)
+    claim("preset vanishing-sigmoid: layer 10 weight change", change[-1], low=1e-3)
+    claim("preset vanishing-sigmoid: val acc", run.val_acc[-1], high=0.4)  # chance is 1/3
+    claim("preset vanishing-sigmoid: final loss", final_loss(run), low=1.05)  # ln 3 = 1.099
 
 
-@claim("exploding-init")
+@check_of("exploding-init")
 def check_exploding_init(cfg: Config) -> None:
     run = trained(cfg)
-    g = grad_at_init(run)
+    claim("preset exploding-init: diverged at step", diverged(run), 0, 2)  # "within 3 steps"
+    g = grad_at_init(run)  # seed 0's initialization, the same on every machine:
     assert backward_gain(g) == pytest.approx(2.0, rel=0.15)  # gain^2 = 4 in variance
     assert 150 < g[0] / g[-1] < 600  # "~300x"
     assert 1000 < run.loss[0] < 2000  # "~1400"
-    assert run.diverged_at is not None and run.diverged_at <= 2  # steps 0, 1, 2
 
 
-@claim("tanh-saturation")
+@check_of("tanh-saturation")
 def check_tanh_saturation(cfg: Config) -> None:
     run = trained(cfg)
     saturated = run.act_saturated[:, 1:].mean(axis=1)  # layers 2-10, per recorded step
-    assert 0.65 < saturated[0] < 0.85 and 0.65 < saturated.min()  # ~3/4, from start to end
-    assert run.val_acc[-1] < 0.65  # "~55%"
+    assert 0.65 < saturated[0] < 0.85  # ~3/4 at init
+    claim("preset tanh-saturation: least saturation in training", saturated.min(), low=0.6)
+    claim("preset tanh-saturation: val acc", run.val_acc[-1], high=0.7)
     xavier = trained(cfg.replace(init="xavier_normal"))
     assert np.nanmax(xavier.act_saturated[0]) < 0.01
-    assert xavier.val_acc[-1] > 0.97  # "not 99%": what the Xavier scale reaches
+    claim("preset tanh-saturation: Xavier val acc", xavier.val_acc[-1], low=0.95)
 
 
-@claim("dead-relu")
+@check_of("dead-relu")
 def check_dead_relu(cfg: Config) -> None:
     run = trained(cfg)
     dead = run.act_dead[:, 1:].mean(axis=1)  # layers 2-10
     steps = run.recorded_steps
     assert 0.1 < dead[0] < 0.3  # "about 20% at init" (zero biases, 2-D inputs)
-    assert dead[steps >= 60].min() > 0.85  # dead within 60 steps, and they stay dead
-    assert run.val_acc[-1] < 0.4 and final_loss(run) > 1.05
+    # dead within 60 steps, and they stay dead
+    claim("preset dead-relu: least dead share from step 60", dead[steps >= 60].min(), low=0.85)
+    claim("preset dead-relu: val acc", run.val_acc[-1], high=0.4)
+    claim("preset dead-relu: final loss", final_loss(run), low=1.05)
     default = trained(cfg.replace(lr=Config().lr))
-    assert default.act_dead[-1, 1:].mean() < 0.3 and default.val_acc[-1] > 0.95
+    claim("preset dead-relu: default lr, dead share at the end", default.act_dead[-1, 1:].mean(),
+          high=0.3)
+    claim("preset dead-relu: default lr, val acc", default.val_acc[-1], low=0.95)
 
 
-@claim("zero-init-symmetry")
+@check_of("zero-init-symmetry")
 def check_zero_init_symmetry(cfg: Config) -> None:
     run = trained(cfg)
     net = trained_net(cfg, run)
@@ -144,20 +162,20 @@ def check_zero_init_symmetry(cfg: Config) -> None:
         assert torch.equal(w, w[:1].expand_as(w)), f"layer {i + 1}: units differ"
         assert torch.equal(b, b[:1].expand_as(b)), f"layer {i + 1}: biases differ"
     assert run.loss[0] == pytest.approx(np.log(3), abs=1e-6)  # all logits 0 at init
-    assert 1.03 < final_loss(run) < 1.09  # "barely falls (1.10 to 1.06)"
-    assert run.val_acc[-1] < 0.4
+    claim("preset zero-init-symmetry: final loss", final_loss(run), 1.0, 1.09)  # "barely falls"
+    claim("preset zero-init-symmetry: val acc", run.val_acc[-1], high=0.6)
 
 
-@claim("xavier-tanh")
+@check_of("xavier-tanh")
 def check_xavier_tanh(cfg: Config) -> None:
     run = trained(cfg)
     g = grad_at_init(run)
     assert 0.3 < g[0] / g[-1] < 1.0  # "about half"
     assert np.nanmax(run.act_saturated[0]) < 0.01  # no unit starts saturated
-    assert run.val_acc[-1] > 0.97
+    claim("preset xavier-tanh: val acc", run.val_acc[-1], low=0.95)
 
 
-@claim("he-relu")
+@check_of("he-relu")
 def check_he_relu(cfg: Config) -> None:
     g = grad_at_init(inspected(cfg))
     assert g.max() / g.min() < 3  # "within 3x of flat" over 20 layers
@@ -166,28 +184,33 @@ def check_he_relu(cfg: Config) -> None:
     assert 3e-4 < gx[0] / gx[-1] < 3e-3  # "~1/1000 at layer 1"
 
 
-@claim("batchnorm-before")
+@check_of("batchnorm-before")
 def check_batchnorm_before(cfg: Config) -> None:
     run = trained(cfg)
     plain = trained(cfg.replace(batchnorm="none"))
     g, g_plain = grad_at_init(run), grad_at_init(plain)
     assert g_plain[0] / g_plain[-1] < 1e-5 and g[0] / g[-1] > 1
-    assert np.nanmax(run.act_saturated) < 0.01  # at every recorded step
-    assert run.val_acc[-1] > 0.93 and plain.val_acc[-1] < 0.4  # "~96%"
+    claim("preset batchnorm-before: most saturation at any step", np.nanmax(run.act_saturated),
+          high=0.01)
+    claim("preset batchnorm-before: val acc", run.val_acc[-1], low=0.9)
+    claim("preset batchnorm-before: no BN, val acc", plain.val_acc[-1], high=0.4)
 
 
-@claim("batchnorm-after")
+@check_of("batchnorm-after")
 def check_batchnorm_after(cfg: Config) -> None:
     run = trained(cfg)
     g = grad_at_init(run)
     assert g[0] / g[-1] > 1  # no longer vanishing
-    assert run.val_acc[-1] > 0.94  # "~97%"
-    assert 0.05 < np.nanmax(run.act_saturated) < 0.2  # "up to ~10% of a layer's units"
+    claim("preset batchnorm-after: val acc", run.val_acc[-1], low=0.9)
+    # "up to ~10% of a layer's units"
+    claim("preset batchnorm-after: most saturation at any step", np.nanmax(run.act_saturated),
+          0.04, 0.25)
     before = trained(cfg.replace(batchnorm="before"))
-    assert np.nanmax(before.act_saturated) < 0.01
+    claim("preset batchnorm-after: BN before, most saturation", np.nanmax(before.act_saturated),
+          high=0.01)
 
 
-@claim("batchnorm-deep-explodes")
+@check_of("batchnorm-deep-explodes")
 def check_batchnorm_deep_explodes(cfg: Config) -> None:
     g = grad_at_init(inspected(cfg))  # the claim is about initialization: step 0 of train
     assert 1.15 < backward_gain(g) < 1.3  # Yang et al.: sqrt(pi / (pi - 1)) = 1.21 for ReLU
@@ -196,61 +219,76 @@ def check_batchnorm_deep_explodes(cfg: Config) -> None:
     assert 0.95 < backward_gain(plain) < 1.05
 
 
-@claim("dropout-heavy")
+@check_of("dropout-heavy")
 def check_dropout_heavy(cfg: Config) -> None:
     run = trained(cfg)
     plain = trained(cfg.replace(dropout=0.0))
-    assert 0.03 < final_loss(run) < 0.1  # "near 0.05", in train mode (units dropped)
-    assert final_loss(plain) < 0.005
     assert len(load(cfg).y_train) == 240 and len(load(cfg).y_val) == 60
-    for fitted in (run, plain):
-        assert evaluate(cfg, fitted, "train")[1] == 1.0  # every training digit right
-    assert evaluate(cfg, run, "val")[1] == pytest.approx(58 / 60)  # 97%
-    assert evaluate(cfg, plain, "val")[1] == pytest.approx(56 / 60)  # 93%
+    # the plotted loss is in train mode, units dropped: "near 0.05"
+    claim("preset dropout-heavy: final loss", final_loss(run), 0.02, 0.12)
+    claim("preset dropout-heavy: no dropout, final loss", final_loss(plain), high=0.005)
+    # evaluated without dropout both nets fit every training digit
+    claim("preset dropout-heavy: train acc", evaluate(cfg, run, "train")[1], low=1.0)
+    claim("preset dropout-heavy: no dropout, train acc", evaluate(cfg, plain, "train")[1],
+          low=1.0)
+    claim("preset dropout-heavy: val acc", evaluate(cfg, run, "val")[1], 0.85, 1.0)
+    claim("preset dropout-heavy: no dropout, val acc", evaluate(cfg, plain, "val")[1], 0.85, 1.0)
 
 
-@claim("clip-saves-exploding")
+@check_of("clip-saves-exploding")
 def check_clip_saves_exploding(cfg: Config) -> None:
     raw = trained(cfg.replace(clip="none"))
-    assert raw.diverged_at is not None and raw.diverged_at <= 2
+    claim("preset clip-saves-exploding: unclipped, diverged at step", diverged(raw), 0, 2)
     run = trained(cfg)
-    assert run.diverged_at is None and run.steps_done == cfg.steps
-    assert run.clipped_fraction > 0.5  # clipping is what changed
-    assert 1000 < run.loss[0] < 2000 and final_loss(run) < 0.5  # "~1400 to ~0.3"
-    assert run.val_acc[-1] > 0.85  # "~90%"
+    assert cfg.steps == 300
+    claim("preset clip-saves-exploding: steps before diverging", min(diverged(run), run.steps_done),
+          low=300)
+    claim("preset clip-saves-exploding: clipped share", run.clipped_fraction, low=0.5)
+    # "below 1": the median, since the clipped steps still make the loss spike now and then
+    claim("preset clip-saves-exploding: median loss of the last 50 steps",
+          np.median(run.loss[-50:]), high=1.0)
+    claim("preset clip-saves-exploding: val acc", run.val_acc[-1], low=0.8)
+    assert 1000 < run.loss[0] < 2000  # "~1400", seed 0's first loss
 
 
-@claim("clip-cannot-fix-vanishing")
+@check_of("clip-cannot-fix-vanishing")
 def check_clip_cannot_fix_vanishing(cfg: Config) -> None:
     run = trained(cfg)
-    assert 0.8 < run.clipped_fraction < 0.97  # "~90% of steps"
-    assert weight_change(cfg, run)[0] < 1e-4
-    assert run.val_acc[-1] < 0.4 and final_loss(run) > 1.05
+    claim("preset clip-cannot-fix-vanishing: clipped share", run.clipped_fraction, 0.8, 0.97)
+    claim("preset clip-cannot-fix-vanishing: layer 1 weight change", weight_change(cfg, run)[0],
+          high=1e-4)
+    claim("preset clip-cannot-fix-vanishing: val acc", run.val_acc[-1], high=0.4)
+    claim("preset clip-cannot-fix-vanishing: final loss", final_loss(run), low=1.05)
 
 
-@claim("adam-vs-sgd")
+@check_of("adam-vs-sgd")
 def check_adam_vs_sgd(cfg: Config) -> None:
     adam = trained(cfg)
     sgd = trained(cfg.replace(optimizer="sgd", lr=0.1))
     # update_ratio: log10 of each layer's step relative to its weights; layer 1 vs layer 10
     gap_adam = adam.update_ratio[:, 0] - adam.update_ratio[:, -1]
     gap_sgd = sgd.update_ratio[:, 0] - sgd.update_ratio[:, -1]
-    assert np.median(np.abs(gap_adam)) < 1  # about as fast: within 10x, typically
-    assert np.median(gap_sgd) < -4  # 1e-5 as fast, or slower
-    assert 0.45 < adam.val_acc[-1] < 0.6  # "~50%"
-    assert sgd.val_acc[-1] < 0.4
+    # about as fast: within 10x, typically; SGD: 1e-4 as fast, or slower
+    claim("preset adam-vs-sgd: Adam, layer 1 vs 10 step (log10)", np.median(np.abs(gap_adam)),
+          high=1.0)
+    claim("preset adam-vs-sgd: SGD, layer 1 vs 10 step (log10)", np.median(gap_sgd), high=-4.0)
+    claim("preset adam-vs-sgd: Adam val acc", adam.val_acc[-1], 0.4, 0.7)  # "~50%"
+    claim("preset adam-vs-sgd: SGD val acc", sgd.val_acc[-1], high=0.4)
 
 
-@claim("residual-deep")
+@check_of("residual-deep")
 def check_residual_deep(cfg: Config) -> None:
     run = trained(cfg)
     ratio = run.act_grad_std[:, 0] / run.act_grad_std[:, -1]  # layer 1 / layer 50, every row
-    assert ratio.min() > 10
-    assert run.val_acc[-1] > 0.9  # "~94%"
+    claim("preset residual-deep: least layer 1 / 50 gradient", ratio.min(), low=5.0)
+    claim("preset residual-deep: val acc", run.val_acc[-1], low=0.85)
     plain = trained(cfg.replace(residual=False))
     ratio = plain.act_grad_std[:, 0] / plain.act_grad_std[:, -1]
-    assert ratio[0] > 0.1 and ratio[1:].min() < 1e-3  # fine at init, collapses in training
-    assert plain.val_acc[-1] < 0.55 and final_loss(plain) > 0.9  # "near 46%"
+    assert ratio[0] > 0.1  # fine at init ...
+    # ... and collapses in training
+    claim("preset residual-deep: plain, least layer 1 / 50 gradient", ratio[1:].min(), high=1e-3)
+    claim("preset residual-deep: plain, val acc", plain.val_acc[-1], high=0.6)
+    claim("preset residual-deep: plain, final loss", final_loss(plain), low=0.9)
 
 
 # --- tests
@@ -321,3 +359,9 @@ def test_get_unknown_name_raises_value_error_listing_names(bad):
     assert repr(bad) in message
     for name in presets.names():
         assert name in message
+
+
+def test_readme_table_states_each_presets_lesson():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for name in presets.names():
+        assert f"| `{name}` | {presets.get(name).lesson} |" in readme, name
