@@ -128,7 +128,7 @@ class Dashboard:
         # the figure column first: it stays first when the columns stack on a narrow screen
         main = _box(W.Box, [_box(W.VBox, right, "lab-figure-column"),
                             _box(W.VBox, left, "lab-controls")], "lab-main")
-        self.style = W.HTML(style_html())
+        self.style = W.HTML(style_html(), layout=W.Layout(display="none"))  # applies anyway
         self.widget = _box(W.VBox, [self.style, main], "lab-dashboard",
                            *(["lab-present"] if self.view == "present" else []))
 

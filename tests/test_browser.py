@@ -669,7 +669,6 @@ def test_layout_fits_projector_and_laptop_screens(page, server, widths):
 
     _open(page, server)
     _wait_figure(page)
-    _wait_status(page, r"finished")
     each_size("initial")
     for size, (w, h) in DESKTOPS.items():  # the figure and any control, on screen together
         _resize(page, w, h)
@@ -718,7 +717,6 @@ def test_layout_fits_a_phone_and_its_controls_work_by_touch(browser, server, wid
     try:
         _open(page, server)
         _wait_figure(page)
-        _wait_status(page, r"finished")
         assert _layout(page, "390x844 initial", widths)["width"] >= full_width
         for name in presets.names():
             _pick(page, name)
