@@ -6,8 +6,9 @@ narrow too): at 900 px and more the controls column (340 px) sits left of the fi
 which stays in view while the controls scroll (position: sticky); below, the figure column
 comes first and the controls follow, in as many 340 px columns as fit. Text (lesson, status,
 diagnosis, messages) wraps inside its column and never widens it; the figure keeps its 16:10
-aspect and fills its column's width. `view=present` (projector mode) shows larger text and
-figure, hides the page's introduction and the share/download/code extras.
+aspect and fills its column's width (up to its own 1280 px outside projector mode).
+`view=present` (projector mode) shows larger text and figure, hides the page's introduction
+and the share/download/code extras.
 """
 
 from __future__ import annotations
