@@ -40,11 +40,8 @@ GROUPS = ("Model", "Initialization", "Regularization", "Optimization", "Data")
 
 def make_control(field: str, value: Any) -> W.Widget:
     """The widget for one Config field, its range equal to what Config allows."""
-    style = {"description_width": "110px"}
-    layout = W.Layout(width="330px")
-    group, label, tip = LABELS[field]
-    kw = dict(description=label, tooltip=tip, style=style, layout=layout,
-              continuous_update=False)
+    group, label, tip = LABELS[field]  # sizes: lab/layout.py's stylesheet
+    kw = dict(description=label, tooltip=tip, continuous_update=False)
     choices = {"activation": ACTIVATIONS, "init": INITS, "batchnorm": BATCHNORMS,
                "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "clip": CLIPS,
                "dataset": available_datasets()}

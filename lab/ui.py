@@ -18,6 +18,7 @@ from lab.config import Config, lenient_from_query
 from lab.controls import GROUPS, LABELS, make_control, show_value
 from lab.diagnosis import diagnose
 from lab.export import lab_code, torch_code
+from lab.layout import VIEWS, page_options, style_html
 from lab.limits import Limits
 from lab.pacing import FramePacer
 from lab.plots import DashboardFigure
@@ -34,12 +35,17 @@ class Dashboard:
     `fields` limits the controls shown (lessons embed two or three). Training runs in a worker
     thread; `wait()` blocks until it is idle. `limits` (default: from the environment) refuses
     configs over the work cap and stops runs at the time limit; finished runs are shared through
-    `cache` ("env": the folder LAB_CACHE_DIR names; None: no cache).
+    `cache` ("env": the folder LAB_CACHE_DIR names; None: no cache). `view="present"` is the
+    projector mode: larger text and figure and, without `fields`, only the controls of the
+    scenario shown (those a preset or the first config changes; lesson_fields).
     """
 
     def __init__(self, config: Config | None = None, fields: list[str] | None = None,
                  message: str = "", autostart: bool = True, limits: Limits | None = None,
-                 cache: ResultCache | str | None = "env"):
+                 cache: ResultCache | str | None = "env", view: str = "dashboard"):
+        if view not in VIEWS:
+            raise ValueError(f"view={view!r}: must be one of {', '.join(VIEWS)}")
+        self.view = view
         self.limits = limits if limits is not None else Limits.from_env()
         self.cache = resolve(cache)
         self.config = config or Config()
@@ -69,6 +75,8 @@ class Dashboard:
         for field, widget in self.controls.items():
             widget.observe(lambda change, f=field: self._on_control(f, change["new"]), "value")
         self._build_widgets(fields is None)
+        if view == "present" and fields is None:
+            self._show_only(lesson_fields(self.config))
         self.message.value = _escape(message)
         self._worker = threading.Thread(target=self._work, name="lab-trainer", daemon=True)
         self._worker.start()
@@ -77,22 +85,18 @@ class Dashboard:
 
     # ------------------------------------------------------------------ layout
     def _build_widgets(self, full: bool) -> None:
-        self.status = W.HTML()
-        self.status.add_class("lab-status")
+        """Boxes in the classes lab/layout.py's stylesheet places: figure column, controls."""
+        self.status = _text("lab-status")
         self.progress = W.IntProgress(min=0, max=self.config.steps, layout=W.Layout(width="99%"))
-        self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width="1280px"))
+        self.image = W.Image(format="png")
         self.image.add_class("lab-figure")
-        self.diagnosis = W.HTML()
-        self.diagnosis.add_class("lab-diagnosis")
-        self.message = W.HTML()
-        self.message.add_class("lab-message")
-        self.lesson = W.HTML()
-        self.lesson.add_class("lab-lesson")
+        self.diagnosis = _text("lab-diagnosis")
+        self.message = _text("lab-message")
+        self.lesson = _text("lab-lesson", "lab-wide")
         self.presets = W.Dropdown(
             options=[("(choose a scenario)", "")] + [(f"{n}: {p.title}", n)
                                                     for n, p in presets.PRESETS.items()],
-            value="", description="Preset", style={"description_width": "110px"},
-            layout=W.Layout(width="330px"))
+            value="", description="Preset")
         self.presets.add_class("lab-presets")
         self.presets.observe(lambda c: self._on_preset(c["new"]), "value")
         self.pin_button = W.Button(description="Pin as A/B", icon="thumb-tack",
@@ -100,27 +104,33 @@ class Dashboard:
         self.unpin_button = W.Button(description="Unpin", disabled=True)
         self.pin_button.on_click(lambda _: self.pin())
         self.unpin_button.on_click(lambda _: self.unpin())
-        self.link = W.Text(description="Share", style={"description_width": "110px"},
-                           layout=W.Layout(width="99%"), tooltip="Add to the page address")
+        self.link = W.Text(description="Share", layout=W.Layout(width="99%"),
+                           tooltip="Add to the page address")
         self.link.add_class("lab-link")
-        self.downloads = W.HTML()
+        self.downloads = _text("lab-downloads")
         self.code = W.Textarea(layout=W.Layout(width="99%", height="260px"))
         code_box = W.Accordion(children=[self.code], titles=("Show code",))
         code_box.selected_index = None
-        groups = []
-        for group in GROUPS:
-            members = [w for f, w in self.controls.items() if LABELS[f][0] == group]
-            if members:
-                groups.append(W.VBox([W.HTML(f"<b>{group}</b>"), *members]))
-        left = [self.presets, self.lesson] if full else []
-        left += groups
+        left: list[W.Widget] = [self.presets, self.lesson] if full else []
+        if self.view == "present":  # one short list: this lesson step's controls
+            left.append(_box(W.VBox, list(self.controls.values()), "lab-group"))
+        else:
+            for group in GROUPS:
+                members = [w for f, w in self.controls.items() if LABELS[f][0] == group]
+                if members:
+                    left.append(_box(W.VBox, [W.HTML(f"<b>{group}</b>"), *members], "lab-group"))
         if full:
-            left += [W.HBox([self.pin_button, self.unpin_button]), self.link, self.downloads]
+            left.append(_box(W.HBox, [self.pin_button, self.unpin_button]))
+            left += [_box(W.VBox, [self.link, self.downloads], "lab-extra", "lab-wide")]
         right = [self.status, self.progress, self.message, self.image, self.diagnosis]
         if full:
-            right.append(code_box)
-        self.widget = W.HBox([W.VBox(left, layout=W.Layout(min_width="340px")),
-                              W.VBox(right, layout=W.Layout(flex="1"))])
+            right.append(_box(W.VBox, [code_box], "lab-extra"))
+        # the figure column first: it stays first when the columns stack on a narrow screen
+        main = _box(W.Box, [_box(W.VBox, right, "lab-figure-column"),
+                            _box(W.VBox, left, "lab-controls")], "lab-main")
+        self.style = W.HTML(style_html(), layout=W.Layout(display="none"))  # applies anyway
+        self.widget = _box(W.VBox, [self.style, main], "lab-dashboard",
+                           *(["lab-present"] if self.view == "present" else []))
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
         """The widget, with a plain-text form that does not change as training runs."""
@@ -152,6 +162,13 @@ class Dashboard:
         self.message.value = ""
         if not self.set_config(preset.config):  # over this server's limits: say so, no lesson
             self.presets.value = ""
+        elif self.view == "present" and len(self.controls) == len(LABELS):
+            self._show_only(lesson_fields(preset.config))
+
+    def _show_only(self, fields: list[str]) -> None:
+        """Projector mode: show these controls, hide the others."""
+        for field, widget in self.controls.items():
+            widget.layout.display = "" if field in fields else "none"
 
     def set_config(self, cfg: Config) -> bool:
         """Show `cfg` in the controls and retrain it (cancelling any training in flight).
@@ -340,7 +357,9 @@ class Dashboard:
     def from_query(cls, query: str | None = None, **kw) -> Dashboard:
         """A Dashboard whose first config comes from a URL query (Voila's QUERY_STRING).
 
-        Invalid fields fall back to their defaults, with a visible message naming each.
+        Invalid fields fall back to their defaults, with a visible message naming each. The
+        page's own options: view=present (projector mode) and fields=depth,activation (only
+        those controls); a bad one is named too, and ignored.
         """
         if query is None:
             try:  # a preheated Voila kernel learns its request (and query) only here
@@ -350,8 +369,36 @@ class Dashboard:
             except ImportError:
                 pass
             query = os.environ.get("QUERY_STRING", "")
+        query, view, fields, page_problems = page_options(query, list(LABELS))
         cfg, problems = lenient_from_query(query)
-        return cls(cfg, message=" · ".join(problems), **kw)
+        kw.setdefault("view", view)
+        kw.setdefault("fields", fields)
+        return cls(cfg, message=" · ".join(problems + page_problems), **kw)
+
+
+PRESENT_FIELDS = ["depth", "activation", "init", "batchnorm"]  # the page's first experiment
+
+
+def lesson_fields(cfg: Config) -> list[str]:
+    """The controls of a scenario: the fields it sets away from the defaults (else a few)."""
+    default = Config()
+    return [f for f in LABELS if getattr(cfg, f) != getattr(default, f)] or PRESENT_FIELDS
+
+
+def _text(*classes: str) -> W.HTML:
+    """An HTML line whose text wraps inside its column (lab/layout.py: .lab-text)."""
+    widget = W.HTML()
+    for name in ("lab-text", *classes):
+        widget.add_class(name)
+    return widget
+
+
+def _box(kind, children: list, *classes: str) -> W.Widget:
+    """A box of `kind` (VBox, HBox, Box) holding `children`, in the stylesheet's `classes`."""
+    widget = kind(children)
+    for name in classes:
+        widget.add_class(name)
+    return widget
 
 
 def _describe(cfg: Config) -> str:

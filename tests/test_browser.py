@@ -558,3 +558,228 @@ def test_closing_the_tab_stops_its_kernel(browser, server):
             time.sleep(0.25)
     finally:
         context.close()
+
+
+# ---------------------------------------------------------------- every screen a class uses
+# (issue 14) Projector, laptop and phone sizes: the figure's on-screen width, nothing wider than
+# the viewport, text wrapped in its column, and every control reachable, before and after each
+# preset and with an error message on the page. One page per device kind; the desktop sizes
+# are the same page resized. Viewport screenshots go to test-artifacts/layout-*.png
+# (tools/dashboard_sizes.py composes docs/dashboard-sizes.png from them).
+
+DESKTOPS = {"1920x1080": (1920, 1080), "1280x800": (1280, 800), "1024x768": (1024, 768)}
+PHONE = (390, 844)
+MIN_FIGURE_PX = {"1920x1080": 1200, "1280x800": 850, "1024x768": 600}  # the phone: its width
+PAGE_MARGINS_PX = 40  # left and right together, on a phone
+# A long unbroken value in the message, a bad view= and fields= (named, ignored), a bad depth.
+ERROR_QUERY = "?depth=abc&dataset=" + "x" * 80 + "&view=foo&fields=depth,bogus"
+# Where the figure is, what overflows the viewport's width, whether the page scrolls sideways.
+LAYOUT_JS = """() => {
+    const img = document.querySelector('.lab-figure');
+    const r = img.getBoundingClientRect();
+    const wide = [];
+    for (const el of document.querySelectorAll('.lab-dashboard, .lab-dashboard *')) {
+        const b = el.getBoundingClientRect();
+        if (!b.width && !b.height) continue;  // not shown
+        if (b.left < -1 || b.right > innerWidth + 1)
+            wide.push(`${el.className} ${b.left}-${b.right}`);
+    }
+    for (const el of document.querySelectorAll('.lab-text .widget-html-content')) {
+        if (el.scrollWidth > el.clientWidth + 1) wide.push(`${el.parentElement.className} text`);
+    }
+    const scrollers = [document.scrollingElement, document.getElementById('rendered_cells')];
+    const sideways = scrollers.filter(s => s && s.scrollWidth > s.clientWidth + 1).length;
+    return {width: r.width, height: r.height, left: r.left, right: r.right,
+            innerWidth, innerHeight, wide: wide.slice(0, 10), sideways};
+}"""
+# Scroll each shown control into view (past the page's introduction first, as a teacher does
+# once): the control and the whole figure must be on screen together. Returns the misses.
+REACH_JS = """() => {
+    const miss = [];
+    document.querySelector('.lab-dashboard').scrollIntoView({block: 'start'});
+    const inside = (b) => b.top >= -1 && b.bottom <= innerHeight + 1 && b.left >= -1
+        && b.right <= innerWidth + 1;
+    for (const el of document.querySelectorAll('.lab-controls [class*="lab-control-"]')) {
+        if (!el.getClientRects().length) continue;  // hidden (projector mode)
+        el.scrollIntoView({block: 'nearest'});
+        const fig = document.querySelector('.lab-figure').getBoundingClientRect();
+        if (!inside(el.getBoundingClientRect()) || !inside(fig))
+            miss.push(`${el.className.match(/lab-control-\\w+/)[0]} fig ${fig.top}-${fig.bottom}`);
+    }
+    return miss;
+}"""
+
+
+def _layout(page, where: str, widths: dict) -> dict:
+    """Measure; assert the figure is inside the viewport, 16:10, and nothing is wider."""
+    m = page.evaluate(LAYOUT_JS)
+    widths[where] = round(m["width"])
+    assert m["left"] >= -1 and m["right"] <= m["innerWidth"] + 1, (where, m)
+    assert m["height"] > 0 and abs(m["width"] / m["height"] - 1.6) < 0.02, (where, m)
+    assert not m["wide"] and not m["sideways"], (where, m)
+    return m
+
+
+def _resize(page, w: int, h: int) -> None:
+    """Set the viewport; wait until the page's (Lumino) layout has followed it."""
+    page.set_viewport_size({"width": w, "height": h})
+    page.wait_for_function("""([w, h]) => {
+        const r = document.getElementById('rendered_cells')?.getBoundingClientRect();
+        return innerWidth === w && innerHeight === h && !!r && Math.abs(r.width - w) < 1
+            && Math.abs(r.height - h) < 1;
+    }""", arg=[w, h])
+
+
+def _pick(page, name: str) -> None:
+    """Choose preset `name`; wait for its lesson, its share link and a status of its config."""
+    preset = presets.get(name)
+    select = page.locator(".lab-presets select").first
+    select.scroll_into_view_if_needed()
+    label = next(o.strip() for o in select.locator("option").all_inner_texts() if name in o)
+    select.select_option(label=label)
+    page.wait_for_function("""([lesson, link]) =>
+        document.querySelector('.lab-lesson')?.innerText.trim() === lesson
+        && document.querySelector('.lab-link input')?.value === link""",
+                           arg=[preset.lesson, "?" + preset.config.to_query()])
+    cfg = preset.config
+    _wait_status(page, rf"depth {cfg.depth}\b[\s\S]*{cfg.activation}[\s\S]*{cfg.optimizer}")
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"layout-{name}.png"))
+
+
+@pytest.fixture(scope="module")
+def widths():
+    record: dict[str, int] = {}
+    yield record
+    if record:
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "layout.json").write_text(json.dumps(record, indent=2) + "\n")
+        print("LAYOUT figure widths (px):", json.dumps(record))
+
+
+def test_layout_fits_projector_and_laptop_screens(page, server, widths):
+    def each_size(state: str) -> None:
+        for size, (w, h) in DESKTOPS.items():
+            _resize(page, w, h)
+            m = _layout(page, f"{size} {state}", widths)
+            assert m["width"] >= MIN_FIGURE_PX[size], (size, state, m)
+
+    _open(page, server)
+    _wait_figure(page)
+    each_size("initial")
+    for size, (w, h) in DESKTOPS.items():  # the figure and any control, on screen together
+        _resize(page, w, h)
+        assert page.evaluate(REACH_JS) == [], size
+    for name in presets.names():
+        _pick(page, name)
+        if name == "vanishing-sigmoid":  # finished, for the README's picture
+            _wait_status(page, r"finished")
+            for size, (w, h) in DESKTOPS.items():
+                _resize(page, w, h)
+                _shot(page, size)
+        each_size(f"preset {name}")
+    _open(page, server, ERROR_QUERY)
+    _wait_figure(page)
+    page.wait_for_function(
+        "() => /view='foo'/.test(document.querySelector('.lab-message')?.innerText || '')")
+    each_size("error message")
+    _assert_no_error(page)
+
+
+def _touch_drag(page, handle, dx: float) -> None:
+    """Drag `handle` by dx CSS pixels with one finger (Chromium's touch events, via CDP)."""
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("Input.dispatchTouchEvent",
+                 {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+        for i in range(1, 6):
+            cdp.send("Input.dispatchTouchEvent",
+                     {"type": "touchMove", "touchPoints": [{"x": x + dx * i / 5, "y": y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    finally:
+        cdp.detach()
+
+
+def test_layout_fits_a_phone_and_its_controls_work_by_touch(browser, server, widths):
+    w, h = PHONE
+    context = browser.new_context(viewport={"width": w, "height": h}, is_mobile=True,
+                                  has_touch=True, device_scale_factor=2)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.page_errors = []
+    page.on("pageerror", lambda e: page.page_errors.append(str(e)))
+    full_width = w - PAGE_MARGINS_PX
+    try:
+        _open(page, server)
+        _wait_figure(page)
+        assert _layout(page, "390x844 initial", widths)["width"] >= full_width
+        for name in presets.names():
+            _pick(page, name)
+            if name == "vanishing-sigmoid":
+                _wait_status(page, r"finished")
+                page.locator(".lab-dashboard").first.scroll_into_view_if_needed()
+                _shot(page, "390x844")
+            m = _layout(page, f"390x844 preset {name}", widths)
+            assert m["width"] >= full_width, (name, m)
+        # every control can be brought on screen, within the phone's width
+        for control in page.locator('.lab-controls [class*="lab-control-"]').all():
+            control.scroll_into_view_if_needed()
+            box = control.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= w + 1, box
+        # a finger moves the depth slider: the dashboard retrains at the new depth
+        src, depth = _figure_src(page), _depth(page)
+        handle = page.locator(".lab-control-depth .noUi-handle").first
+        handle.scroll_into_view_if_needed()
+        _touch_drag(page, handle, 40)
+        page.wait_for_function(
+            "(old) => document.querySelector('.lab-control-depth .widget-readout')"
+            "?.innerText.trim() !== old", arg=depth)
+        new = _depth(page)
+        assert int(new) > int(depth)
+        _wait_status(page, rf"depth {new}\b")
+        _wait_figure(page, old=src)
+        _layout(page, "390x844 after a touch", widths)
+        _open(page, server, ERROR_QUERY)
+        _wait_figure(page)
+        page.wait_for_function(
+            "() => /view='foo'/.test(document.querySelector('.lab-message')?.innerText || '')")
+        assert _layout(page, "390x844 error message", widths)["width"] >= full_width
+        _assert_no_error(page)
+    finally:
+        try:
+            page.screenshot(path=str(ARTIFACTS / "layout-phone-last.png"), full_page=True)
+            page.goto("about:blank", timeout=10_000)
+        finally:
+            context.close()
+
+
+def test_projector_mode_shows_a_large_figure_and_the_lesson_steps_controls(page, server,
+                                                                           widths):
+    page.set_viewport_size({"width": 1024, "height": 768})  # before the page is laid out
+    _open(page, server, "?view=present&depth=20&activation=sigmoid")
+    _wait_figure(page)
+    _wait_status(page, r"depth 20\b[\s\S]*sigmoid")
+    m = _layout(page, "1024x768 present", widths)
+    assert m["width"] >= MIN_FIGURE_PX["1024x768"]
+    shown = page.evaluate("""() => [...document.querySelectorAll(
+        '.lab-controls [class*="lab-control-"]')].filter(e => e.getClientRects().length)
+        .map(e => e.className.match(/lab-control-(\\w+)/)[1])""")
+    assert shown == ["depth", "activation"]
+    # text readable from the back of a room: 20 px, the controls' labels and values included
+    sizes = page.evaluate("""() => ['.lab-status', '.lab-diagnosis', '.lab-presets .widget-label',
+        '.lab-control-depth .widget-label', '.lab-control-depth .widget-readout',
+        '.lab-control-activation select'].map(s => parseFloat(getComputedStyle(
+            document.querySelector(s)).fontSize))""")
+    assert min(sizes) >= 20, sizes
+    # no introduction above it: figure and controls on screen at once, unscrolled
+    assert page.evaluate("() => document.getElementById('rendered_cells').scrollTop") == 0
+    assert m["height"] + page.evaluate(
+        "() => document.querySelector('.lab-figure').getBoundingClientRect().top") <= 768
+    assert page.evaluate(REACH_JS) == []
+    _shot(page, "present-1024x768")
+    _assert_no_error(page)

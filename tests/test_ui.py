@@ -159,6 +159,51 @@ def test_lesson_widget_shows_only_its_controls():
     d.close()
 
 
+def _shown(d):
+    return [f for f, w in d.controls.items() if w.layout.display != "none"]
+
+
+def test_projector_mode_shows_the_scenarios_controls_and_keeps_the_text_repr():
+    d = Dashboard.from_query("view=present&depth=30&activation=sigmoid&steps=20",
+                             autostart=False)
+    assert d.view == "present" and d.message.value == ""
+    assert "lab-present" in d.widget._dom_classes
+    assert d.config.depth == 30 and _shown(d) == ["depth", "activation", "steps"]
+    text = d._repr_mimebundle_()["text/plain"]
+    assert text == f"Gradient Lab dashboard: {', '.join(lab.ui.LABELS)}"
+    d.presets.value = "vanishing-sigmoid"  # a preset shows the controls it sets
+    assert _shown(d) == ["activation", "init", "optimizer", "lr"]
+    d.controls["lr"].value = 0.2  # moving one keeps them (the preset no longer matches)
+    assert d.presets.value == "" and _shown(d) == ["activation", "init", "optimizer", "lr"]
+    d.close()
+    d = Dashboard(FAST, view="present", autostart=False)
+    assert _shown(d) == ["depth", "width", "steps"]  # FAST's changes (n_samples: no control)
+    d.close()
+    d = Dashboard(lab.Config(), view="present", autostart=False)
+    assert _shown(d) == lab.ui.PRESENT_FIELDS  # the defaults: the page's first experiment
+    d.close()
+
+
+def test_page_options_in_the_query_and_bad_ones_are_named():
+    d = Dashboard.from_query("fields=depth,activation&view=present&depth=12", autostart=False)
+    assert list(d.controls) == ["depth", "activation"] and d.view == "present"
+    assert d.config.depth == 12 and d.message.value == ""
+    d.close()
+    d = Dashboard.from_query("view=foo&fields=depth,bogus&depth=12", autostart=False)
+    message = d.message.value
+    assert "view='foo'" in message
+    assert "dashboard, present" in message and "bogus" in message and "depth" in message
+    assert d.view == "dashboard" and list(d.controls) == ["depth"] and d.config.depth == 12
+    assert "Traceback" not in message and "unknown config field" not in message
+    d.close()
+    d = Dashboard.from_query("view=present&view=dashboard&fields=", autostart=False)
+    assert d.view == "present" and len(d.controls) == len(lab.ui.LABELS)
+    assert "given more than once" in d.message.value and "fields=" in d.message.value
+    d.close()
+    with pytest.raises(ValueError, match="view='big'.*dashboard, present"):
+        Dashboard(FAST, view="big", autostart=False)
+
+
 def test_exported_pytorch_model_computes_what_the_lab_model_computes():
     for cfg in (lab.Config(depth=3, width=8, residual=True, batchnorm="before", dropout=0.2,
                            activation="gelu"),
