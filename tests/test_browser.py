@@ -201,13 +201,18 @@ def browser(browser_path):
             b.close()
 
 
-@pytest.fixture(scope="module")
-def latencies():
-    record: dict[str, float] = {}
+def _recorded(filename: str):
+    """A dict the tests of this module fill, written to test-artifacts/`filename` at the end."""
+    record: dict = {}
     yield record
     if record:
         ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "latency.json").write_text(json.dumps(record, indent=2) + "\n")
+        (ARTIFACTS / filename).write_text(json.dumps(record, indent=2) + "\n")
+
+
+@pytest.fixture(scope="module")
+def latencies():
+    yield from _recorded("latency.json")
 
 
 @pytest.fixture
@@ -652,12 +657,7 @@ def _shot(page, name: str) -> None:
 
 @pytest.fixture(scope="module")
 def widths():
-    record: dict[str, int] = {}
-    yield record
-    if record:
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "layout.json").write_text(json.dumps(record, indent=2) + "\n")
-        print("LAYOUT figure widths (px):", json.dumps(record))
+    yield from _recorded("layout.json")
 
 
 def test_layout_fits_projector_and_laptop_screens(page, server, widths):
