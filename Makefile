@@ -10,6 +10,10 @@ CACHE ?= off
 POOL ?=
 POOL_DELAY ?=
 
+# Matplotlib's font cache per virtual environment: a cache shared between environments can list
+# fonts another one removed, and its "findfont" warnings then reach the notebooks' outputs.
+export MPLCONFIGDIR := $(abspath $(VENV))/matplotlib
+
 .PHONY: demo warm test test-portable notebooks spread lint bench loadtest venv clean
 
 $(STAMP): pyproject.toml constraints.txt
