@@ -23,6 +23,8 @@ CLIPS = ("none", "norm", "value")
 SYNTHETIC_DATASETS = ("spirals", "moons", "circles", "xor")
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
 DATASETS = SYNTHETIC_DATASETS + IMAGE_DATASETS
+CLASSES = {"spirals": 3, "moons": 2, "circles": 2, "xor": 2,  # classes per dataset: chance level
+           "digits": 10, "mnist": 10, "fashion_mnist": 10}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 # field -> allowed strings, or (low, high, low_inclusive, high_inclusive) for numbers

@@ -1,4 +1,10 @@
-"""Diagnosis: the plain-words verdict on a Run (shared by the figure, the dashboard and the CLI)."""
+"""Diagnosis: the verdict on a Run in plain words (shared by the figure, the dashboard and the CLI).
+
+A verdict weighs what the run shows: whether the net learns (validation accuracy against chance),
+the gradient profile at init and now, saturated and dead units per layer, the architecture (batch
+norm and skip connections make gradients grow toward the input by design) and the stage (at init,
+early in training, later or finished). Early on, and at init, only the gradients can be judged.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +12,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lab.config import CLASSES, Config
 from lab.run import Run
 
 VANISHING = 1e-2  # layer 1 gets less than this fraction of the last layer's dL/da
-EXPLODING = 1e2  # layer 1 gets more than this multiple
-SATURATED = 0.5  # mean fraction of saturated sigmoid/tanh outputs
-DEAD = 0.3  # mean fraction of dead relu units
+EXPLODING = 1e2  # layer 1 gets more than this multiple (plain nets)
+EXPLODING_BY_DESIGN = 1e3  # the same for nets with batch norm or skips, whose gradient grows
+EXTREME = 1e3  # a net that learns is still watched when layer 1 gets 1/EXTREME or EXTREME x
+SATURATED = 0.5  # mean fraction of saturated sigmoid/tanh outputs over the layers
+DEAD = 0.5  # fraction of a layer's ReLUs that output 0 for every example
+STUCK = 0.15  # accuracy's progress from chance toward 100% below which a net is stuck
+LEARNS = 0.7  # progress from which a net learns well
+EARLY = 1 / 3  # share of the steps before which a training run is judged by its gradients only
 SEVERITIES = ("fine", "watch", "problem")
 
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """One verdict: `kind` is a keyword, `text` one plain sentence."""
+    """One verdict: `kind` a keyword, `text` one plain sentence, `severity` its colour."""
 
-    kind: str  # "diverged", "vanishing", "exploding", "saturated", "dead", "healthy", "empty"
+    kind: str  # diverged, symmetric, dead, saturated, vanishing, exploding, linear, stuck, slow,
+    #            healthy, empty
     text: str
-    ratio: float  # dL/da std of layer 1 over the last hidden layer (NaN if unknown)
+    ratio: float  # dL/da std of layer 1 over the last hidden layer now (NaN if unknown)
     severity: str = "fine"  # one of SEVERITIES: drives the verdict's colour
     layers: tuple[int, ...] = ()  # the hidden layers concerned (1 = input side)
     remedy: str = ""  # the control that would help, where the lab knows one
@@ -29,6 +42,17 @@ class Diagnosis:
     def __post_init__(self):
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity={self.severity!r}: allowed {SEVERITIES}")
+
+
+@dataclass(frozen=True)
+class _Cause:
+    """What is wrong inside the net, where, and what would help."""
+
+    kind: str
+    text: str  # a clause: "72% of the tanh units in layers 2-10 sit on its flat ends"
+    layers: tuple[int, ...]
+    remedy: str
+    ratio: float = float("nan")  # the gradient ratio the text quotes (vanishing, exploding)
 
 
 def gradient_ratio(run: Run, row: int = -1) -> float:
@@ -41,44 +65,189 @@ def gradient_ratio(run: Run, row: int = -1) -> float:
     return float(g[0] / g[-1])
 
 
+def chance(cfg: Config) -> float:
+    """Accuracy of guessing one class: 1 / number of classes of cfg's dataset."""
+    return 1.0 / CLASSES[cfg.dataset]
+
+
 def diagnose(run: Run) -> Diagnosis:
-    """What is wrong with `run`'s gradients now (its last recorded row), or that nothing is."""
-    depth = run.depth
+    """What is wrong with `run` now (its last recorded row and evaluation), or that nothing is."""
     if run.diverged_at is not None:
-        return Diagnosis("diverged", f"diverged at step {run.diverged_at}: loss or gradients "
-                         "became inf/NaN", float("nan"), "problem")
+        return _diverged(run)
     if len(run.act_grad_std) == 0:
-        return Diagnosis("empty", "nothing recorded yet", float("nan"))
-    ratio = gradient_ratio(run)
-    if depth > 1 and ratio < VANISHING:
-        return Diagnosis("vanishing", f"vanishing: layer 1 receives {number(ratio)} of layer "
-                         f"{depth}'s gradient", ratio, "problem")
-    if depth > 1 and ratio > EXPLODING:
-        return Diagnosis("exploding", f"exploding: layer 1 receives {number(ratio)}x layer "
-                         f"{depth}'s gradient", ratio, "problem")
-    saturated = _mean(run.act_saturated[-1])
-    if saturated > SATURATED:
-        return Diagnosis("saturated", f"saturated: {saturated:.0%} of activations sit at the "
-                         "flat ends of the nonlinearity", ratio, "watch")
-    dead = _mean(run.act_dead[-1])
-    if dead > DEAD:
-        return Diagnosis("dead", f"dead units: {dead:.0%} of ReLUs output zero for every "
-                         "example", ratio, "watch")
-    if depth == 1:
-        return Diagnosis("healthy", "healthy: one hidden layer has nothing to vanish through",
-                         ratio)
-    return Diagnosis("healthy", f"healthy: layer 1 receives {number(ratio)}x layer {depth}'s "
-                     "gradient", ratio)
+        return Diagnosis("empty", "Nothing recorded yet.", float("nan"))
+    cfg = run.config
+    early = not run.finished and run.steps_done < EARLY * cfg.steps
+    if run.at_init or early or len(run.val_acc) == 0:
+        return _by_gradients(run, _cause(run))
+    return _by_outcome(run, _cause(run))
+
+
+def _by_gradients(run: Run, cause: _Cause | None) -> Diagnosis:
+    """At init or early in training: what the gradient profile and the units predict."""
+    ratio, depth = gradient_ratio(run), run.depth
+    where = ("At init" if run.at_init or run.steps_done <= 1
+             else f"Step {run.steps_done} of {run.config.steps}")
+    if cause is None or cause.kind == "linear":
+        flow = f"layer 1 receives {number(ratio)}x layer {depth}'s gradient, " + (
+            f"growth that {_grower(run.config)} bring by design" if ratio > EXPLODING
+            else "neither vanishing nor exploding")
+        if depth == 1:
+            flow = "one hidden layer has nothing to vanish through"
+        return Diagnosis("healthy", f"{where}: {flow}.", ratio)
+    mild = cause.kind == "dead" or (cause.kind == "exploding" and _grows_by_design(run.config))
+    return Diagnosis(cause.kind, f"{where}: {cause.text}. Try {cause.remedy}.", ratio,
+                     "watch" if mild else "problem", cause.layers, cause.remedy)
+
+
+def _by_outcome(run: Run, cause: _Cause | None) -> Diagnosis:
+    """Later in training or finished: how far above chance the net got, and why not further."""
+    acc, base = float(run.val_acc[-1]), chance(run.config)
+    progress = (acc - base) / (1.0 - base) if np.isfinite(acc) else 0.0
+    ratio, depth = gradient_ratio(run), run.depth
+    so_far = "" if run.finished else " so far"
+    if progress >= LEARNS:
+        if _extreme(cause) and not (cause.kind == "exploding" and run.config.residual):
+            return Diagnosis(cause.kind, f"Learns ({acc:.0%}{so_far}), but {cause.text}. "
+                             f"Try {cause.remedy}.", ratio, "watch", cause.layers, cause.remedy)
+        flow = ("" if depth == 1 or not np.isfinite(ratio) else
+                f"; layer 1 receives {number(ratio)}x layer {depth}'s gradient")
+        return Diagnosis("healthy", f"Healthy: {acc:.0%} validation accuracy{so_far} (chance "
+                         f"{base:.0%}){flow}.", ratio)
+    stuck = progress < STUCK
+    head = (f"{'Stuck near chance' if stuck else 'Learns only partly'} ({acc:.0%}{so_far}, "
+            f"chance {base:.0%})")
+    severity = "problem" if stuck else "watch"
+    if cause is not None and (cause.kind == "symmetric" or _extreme(cause)):
+        severity = "problem"  # the cause alone cripples the net, whatever accuracy luck gives
+    if cause is None:
+        remedy = "a larger learning rate or more steps"
+        return Diagnosis("stuck" if stuck else "slow", f"{head}; the loss falls slowly. Try "
+                         f"{remedy}.", ratio, severity, (), remedy)
+    return Diagnosis(cause.kind, f"{head}: {cause.text}. Try {cause.remedy}.", ratio, severity,
+                     cause.layers, cause.remedy)
+
+
+def _extreme(cause: _Cause | None) -> bool:
+    """Layer 1 gets under 1/EXTREME or over EXTREME times the last layer's gradient."""
+    return (cause is not None and cause.kind in ("vanishing", "exploding")
+            and not 1 / EXTREME < cause.ratio < EXTREME)
+
+
+def _diverged(run: Run) -> Diagnosis:
+    cfg, init = run.config, gradient_ratio(run, 0)
+    detail = ""
+    if run.depth > 1 and init > EXPLODING:
+        detail = f" (at init layer 1 got {number(init)}x layer {run.depth}'s gradient)"
+    remedy = ("a smaller init gain or gradient clipping" if detail and cfg.init_gain > 1
+              else "a lower learning rate or gradient clipping")
+    return Diagnosis("diverged", f"Diverged at step {run.diverged_at}: the loss or a gradient "
+                     f"became inf/NaN{detail}. Try {remedy}.", float("nan"), "problem", (), remedy)
+
+
+def _cause(run: Run) -> _Cause | None:
+    """The first of: symmetric, dead, saturated, vanishing, exploding, linear; None if none."""
+    cfg, depth = run.config, run.depth
+    act = cfg.activation
+    if np.all(run.act_std[0] < 1e-7):
+        return _Cause("symmetric", "all-zero weights give all units of a layer the same "
+                      "gradient, so they stay identical", tuple(range(1, depth + 1)),
+                      "a random init (He or Xavier)")
+    dead = run.act_dead[-1]
+    if np.any(dead > DEAD):
+        layers = _layers(dead > DEAD)
+        return _Cause("dead", f"{_mean(dead[dead > DEAD]):.0%} of the ReLUs in "
+                      f"{_where(layers)} are dead: 0 for every input, so no gradient",
+                      layers, "a lower learning rate or leaky ReLU")
+    saturated = run.act_saturated[-1]
+    if _mean(saturated) > SATURATED:
+        layers = _layers(saturated > SATURATED)
+        gentler = cfg.init in ("normal", "uniform") or cfg.init_gain > 1
+        return _Cause("saturated", f"{_mean(saturated[saturated > SATURATED]):.0%} of the {act} "
+                      f"units in {_where(layers)} sit on its flat ends", layers,
+                      "Xavier init or a smaller init gain" if gentler
+                      else "batch norm before the activation")
+    if depth > 1:
+        found = _gradient_cause(run)
+        if found is not None:
+            return found
+    if act == "linear":
+        return _Cause("linear", "linear layers make one linear map, whose class boundaries "
+                      "are straight", (), "a nonlinear activation")
+    return None
+
+
+def _gradient_cause(run: Run) -> _Cause | None:
+    """Vanishing or exploding, now if so, else at init."""
+    cfg, depth = run.config, run.depth
+    high = EXPLODING_BY_DESIGN if _grows_by_design(cfg) else EXPLODING
+    for row, when in ((-1, "layer 1 gets"), (0, "at init layer 1 got")):
+        ratio = gradient_ratio(run, row)
+        if not np.isfinite(ratio):
+            continue
+        g = run.act_grad_std[row] / run.act_grad_std[row][-1]  # relative to the last layer
+        if ratio < VANISHING:
+            layers = _layers(g < VANISHING)
+            return _Cause("vanishing", f"{when} {number(ratio)}x layer {depth}'s gradient "
+                          f"({_where(layers)} under 1/100)", layers, _vanishing_remedy(cfg),
+                          ratio)
+        if ratio > high:
+            layers = _layers(g > high)
+            why = " (batch norm makes it grow)" if cfg.batchnorm != "none" else ""
+            remedy = ("a smaller init gain or gradient clipping" if cfg.init_gain > 1
+                      else "fewer layers or skip connections" if cfg.batchnorm != "none"
+                      else "a lower learning rate or gradient clipping")
+            return _Cause("exploding", f"{when} {number(ratio)}x layer {depth}'s gradient{why}",
+                          layers, remedy, ratio)
+    return None
+
+
+def _vanishing_remedy(cfg: Config) -> str:
+    if cfg.init_gain < 1:
+        return "a larger init gain"
+    if cfg.activation in ("relu", "leaky_relu") and cfg.init.startswith("xavier"):
+        return "He init"
+    if cfg.activation in ("sigmoid", "tanh"):
+        return "batch norm, or ReLU with He init"
+    return "batch norm or skip connections"
+
+
+def _grower(cfg: Config) -> str:
+    return "skip connections" if cfg.residual else "batch norm layers"
+
+
+def _grows_by_design(cfg: Config) -> bool:
+    return cfg.batchnorm != "none" or cfg.residual
+
+
+def _layers(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) + 1 for i in np.flatnonzero(mask))
+
+
+def _where(layers: tuple[int, ...]) -> str:
+    """Layers in words: "layer 3", "layers 2-10", "layers 1-3, 7", "8 of layers 2-29"."""
+    if len(layers) == 1:
+        return f"layer {layers[0]}"
+    if len(layers) != layers[-1] - layers[0] + 1 and len(layers) > 3:  # scattered: no list
+        return f"{len(layers)} of layers {layers[0]}-{layers[-1]}"
+    spans, start = [], layers[0]
+    for prev, cur in zip(layers, [*layers[1:], None], strict=True):
+        if cur is None or cur != prev + 1:  # a span ends at prev
+            spans.append(f"{start}" if start == prev else f"{start}-{prev}")
+            start = cur
+    return "layers " + ", ".join(spans)
 
 
 def number(x: float) -> str:
-    """A ratio in plain words: 0.56, 31, 2e-13, 3e4."""
+    """A ratio in plain words: 0.56, 31, 2e-13, 3.6e4; exactly 0 is "0", never "0e0"."""
     if not np.isfinite(x):
         return str(x)
+    if x == 0:
+        return "0"
     if 1e-3 <= abs(x) < 1e4:
         return f"{x:.2g}" if abs(x) < 100 else f"{x:.0f}"
-    mantissa, exponent = f"{x:.0e}".split("e")
-    return f"{mantissa}e{int(exponent)}"
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
 
 
 def _mean(values: np.ndarray) -> float:

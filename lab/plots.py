@@ -29,9 +29,7 @@ __all__ = ["DashboardFigure", "figure_png", "layer_colors", "shown_layers"]
 
 LAYER_CMAP = colormaps["viridis"]  # perceptually uniform, colour-blind safe; input dark
 HEAT_CMAP = colormaps["magma"]
-VERDICT_COLORS = {"healthy": "#1a7f37", "vanishing": "#b42318", "exploding": "#b42318",
-                  "diverged": "#b42318", "saturated": "#b35c00", "dead": "#b35c00",
-                  "empty": "#555555"}
+SEVERITY_COLORS = {"fine": "#1a7f37", "watch": "#b35c00", "problem": "#b42318"}
 TITLE = dict(loc="left", fontsize=12, y=1.0)  # y given: no measuring of ticks to place it
 MAX_SHOWN = 10  # layers drawn individually in the ridgeline and update-ratio panels
 GHOST = "#9a9a9a"
@@ -300,7 +298,7 @@ class DashboardFigure:
                                  self.g_theory, self.g_ghost], dots)
         verdict = diagnose(run)
         self.verdict.set_text(verdict.text)
-        self.verdict.set_color(VERDICT_COLORS[verdict.kind])
+        self.verdict.set_color(SEVERITY_COLORS[verdict.severity])
 
     def _prediction(self, cfg: Config):
         if cfg != self._theory_cfg:  # one quadrature per config, not per frame

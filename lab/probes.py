@@ -10,7 +10,7 @@ from torch import nn
 
 SATURATION = {"sigmoid": 0.47, "tanh": 0.97}  # |a - centre| beyond this counts as saturated
 _CENTRE = {"sigmoid": 0.5, "tanh": 0.0}
-DEAD_FAMILY = ("relu", "leaky_relu")  # units whose gate can close on the whole batch
+DEAD_FAMILY = ("relu",)  # outputs exactly 0 when closed (leaky ReLU passes a slope: never dead)
 N_STATS = 7  # rows of layer_stats(): mean, std, saturated, dead, grad std, grad norm, grad rms
 HIST_BINS = 40
 GRAD_LOG_RANGE = (-16.0, 4.0)  # log10 |dL/da| histogram range

@@ -62,8 +62,13 @@ def table(runs: dict[str, Run]) -> str:
         loss = f"{run.loss[-1]:.3g}" if len(run.loss) and np.isfinite(run.loss[-1]) else "nan"
         acc = f"{run.val_acc[-1]:.0%}" if len(run.val_acc) else "-"
         lines.append(f"{label[:28]:28s} {number(gradient_ratio(run, 0)):>20s} {loss:>11s} "
-                     f"{acc:>8s}  {diagnose(run).kind}")
+                     f"{acc:>8s}  {_verdict(run)}")
     return "\n".join(lines)
+
+
+def _verdict(run: Run) -> str:
+    found = diagnose(run)
+    return f"{found.kind} ({found.severity})"
 
 
 def moments(x) -> str:

@@ -89,7 +89,8 @@ def test_run_reuses_the_result_cache_unless_told_not_to(tmp_path, monkeypatch, c
 
 def test_warm_trains_the_default_and_every_preset_once(tmp_path, monkeypatch, capsys):
     tiny = presets.Preset("tiny", "Tiny", presets.Config(steps=10, depth=3, width=8,
-                                                         n_samples=200), "A tiny net.")
+                                                         n_samples=200), "A tiny net.",
+                          ("healthy", "fine"))
     monkeypatch.setattr(presets, "PRESETS", {"tiny": tiny})
     monkeypatch.setenv("LAB_CACHE_DIR", "")
     assert main(["warm"]) == 0

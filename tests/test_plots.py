@@ -129,18 +129,6 @@ def test_image_grid_marks_right_and_wrong(runs):
     assert greens == right
 
 
-@pytest.mark.parametrize("name,kind", [("default", "healthy"), ("vanishing", "vanishing"),
-                                       ("diverged", "diverged")])
-def test_diagnosis_kinds(runs, name, kind):
-    assert diagnose(runs[name]).kind == kind
-
-
-def test_diagnosis_exploding():
-    tanh = lab.inspect(lab.Config(**FAST, depth=20, activation="tanh", init="normal"))
-    assert diagnose(tanh).kind == "exploding"
-    assert "layer 1 receives" in diagnose(tanh).text
-
-
 def rgba(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
 

@@ -15,6 +15,9 @@ from lab import presets
 from lab.claims import claim
 from lab.config import Config
 from lab.data import load
+from lab.diagnosis import diagnose
+
+MAX_VERDICT = 160  # characters: two lines of the figure's header, one line of the dashboard's
 
 # --- shared runs: several claims compare against the same config (Config is hashable).
 # The lessons quote what the CPU measures (one thread, as conftest sets); a GPU draws other
@@ -297,6 +300,20 @@ def check_residual_deep(cfg: Config) -> None:
 @pytest.mark.parametrize("name", presets.names())
 def test_lesson_holds_on_the_actual_run(name):
     CHECKS[name](presets.get(name).config)
+
+
+@pytest.mark.parametrize("name", presets.names())
+def test_final_verdict_is_the_lesson_s(name):
+    """The dashboard's verdict on the finished run: the preset's kind and severity, in a
+    sentence that fits the header. Cures are never a problem; a net at chance never fine."""
+    p = presets.get(name)
+    verdict = diagnose(trained(p.config))
+    assert (verdict.kind, verdict.severity) == p.verdict, verdict.text
+    assert len(verdict.text) <= MAX_VERDICT and "0e0" not in verdict.text
+    if "chance" in p.lesson:  # the lesson shows a net that fails to learn
+        assert verdict.severity == "problem"
+    if re.search(r"(rescues|cures|learns the spirals|reaches over 90%|trains all)", p.lesson):
+        assert verdict.severity == "fine"
 
 
 def test_every_preset_has_a_check():

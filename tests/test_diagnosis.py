@@ -1,0 +1,136 @@
+"""The verdict: what it says follows from the Run's own numbers, stage and architecture.
+
+Each test builds a Run whose numbers it sets (from a real inspection, so every array has its real
+shape) and checks the verdict against a computation of its own; tests/test_presets.py checks every
+preset's final verdict on real training.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import lab
+from lab import diagnosis
+from lab.config import CLASSES, Config
+from lab.diagnosis import Diagnosis, diagnose, number
+
+CFG = Config(depth=6, width=8, n_samples=120, steps=60)
+
+
+@pytest.fixture(scope="module")
+def at_init() -> lab.Run:
+    return lab.inspect(CFG)
+
+
+def finished(run: lab.Run, acc: float, **arrays) -> lab.Run:
+    """`run` as a finished training whose last evaluation scored `acc`, with `arrays` replaced."""
+    rows = {k: np.vstack([run.__dict__[k][0], v]) for k, v in arrays.items()}
+    for k in ("act_mean", "act_std", "act_saturated", "act_dead", "act_grad_std"):
+        rows.setdefault(k, np.vstack([run.__dict__[k][0], run.__dict__[k][0]]))
+    return dataclasses.replace(
+        run, at_init=False, finished=True, recorded_steps=np.array([0, CFG.steps - 1]),
+        loss=np.full(CFG.steps, 1.0), val_steps=np.array([0, CFG.steps]),
+        val_acc=np.array([1 / 3, acc]), val_loss=np.array([1.1, 1.0]), **rows)
+
+
+def flat(value: float, depth: int = CFG.depth) -> np.ndarray:
+    return np.full(depth, value, dtype=float)
+
+
+def test_a_net_at_chance_is_never_healthy(at_init):
+    chance = 1 / CLASSES[CFG.dataset]
+    for acc in (chance - 0.05, chance, chance + 0.05):
+        verdict = diagnose(finished(at_init, acc))
+        assert verdict.severity == "problem" and verdict.kind != "healthy", verdict.text
+        assert f"{acc:.0%}" in verdict.text and f"chance {chance:.0%}" in verdict.text
+
+
+def test_learning_well_with_a_fair_gradient_is_healthy(at_init):
+    verdict = diagnose(finished(at_init, 0.97, act_grad_std=np.geomspace(2.0, 1.0, CFG.depth)))
+    assert (verdict.kind, verdict.severity) == ("healthy", "fine")
+    assert "97%" in verdict.text and f"receives 2x layer {CFG.depth}'s" in verdict.text
+
+
+def test_partial_learning_is_watched_and_says_why(at_init):
+    sat = flat(0.8)
+    sat[0] = 0.1  # layer 1 is not saturated: the text must name layers 2-6 only
+    tanh = dataclasses.replace(at_init, config=CFG.replace(activation="tanh"))
+    run = finished(tanh, 0.6, act_saturated=sat)
+    verdict = diagnose(run)
+    assert (verdict.kind, verdict.severity) == ("saturated", "watch")
+    assert verdict.layers == (2, 3, 4, 5, 6) and "layers 2-6" in verdict.text
+    assert f"{sat[1:].mean():.0%} of the tanh units" in verdict.text
+    assert verdict.remedy and verdict.remedy in verdict.text
+
+
+def test_vanishing_names_the_layers_below_one_hundredth(at_init):
+    g = np.geomspace(1e-5, 1.0, CFG.depth)  # layer 1 gets 1e-5 of layer 6's gradient
+    verdict = diagnose(finished(at_init, 0.3, act_grad_std=g))
+    want = tuple(int(i) + 1 for i in np.flatnonzero(g / g[-1] < 1e-2))
+    assert verdict.kind == "vanishing" and verdict.layers == want
+    assert f"{number(g[0] / g[-1])}x layer {CFG.depth}'s" in verdict.text
+
+
+def test_only_relu_can_be_dead():
+    for act in ("leaky_relu", "gelu", "tanh"):
+        assert np.isnan(lab.inspect(CFG.replace(activation=act)).act_dead).all(), act
+    assert np.isfinite(lab.inspect(CFG).act_dead).all()
+
+
+def test_dead_units_stuck_near_chance(at_init):
+    dead = flat(0.0)
+    dead[2:] = 1.0
+    verdict = diagnose(finished(at_init, 0.3, act_dead=dead))
+    assert (verdict.kind, verdict.severity, verdict.layers) == ("dead", "problem", (3, 4, 5, 6))
+    assert "100% of the ReLUs in layers 3-6 are dead" in verdict.text
+
+
+def test_stage_at_init_then_early_then_finished(at_init):
+    assert diagnose(at_init).text.startswith("At init:")
+    early = dataclasses.replace(at_init, at_init=False, finished=False,
+                                loss=np.ones(CFG.steps // 10))
+    assert diagnose(early).text.startswith(f"Step {CFG.steps // 10} of {CFG.steps}:")
+    later = dataclasses.replace(finished(at_init, 0.99), finished=False)
+    assert "99% validation accuracy so far" in diagnose(later).text
+
+
+def test_batch_norm_growth_is_not_an_alarm(at_init):
+    g = np.geomspace(300.0, 1.0, CFG.depth)  # 300x: an alarm in a plain net, design with BN
+    plain = dataclasses.replace(at_init, act_grad_std=g[None])
+    bn = dataclasses.replace(plain, config=CFG.replace(batchnorm="before"))
+    assert (diagnose(plain).kind, diagnose(plain).severity) == ("exploding", "problem")
+    assert (diagnose(bn).kind, diagnose(bn).severity) == ("healthy", "fine")
+    assert "batch norm" in diagnose(bn).text
+
+
+def test_zero_weights_are_symmetric_whatever_the_accuracy(at_init):
+    sym = dataclasses.replace(at_init, act_std=np.zeros_like(at_init.act_std))
+    assert diagnose(sym).kind == "symmetric" and diagnose(sym).severity == "problem"
+    lucky = finished(sym, 0.5, act_std=flat(0.1))  # learns a little, units still identical
+    assert (diagnose(lucky).kind, diagnose(lucky).severity) == ("symmetric", "problem")
+
+
+def test_divergence_is_a_problem_with_its_step(at_init):
+    run = dataclasses.replace(finished(at_init, 0.3), diverged_at=17)
+    verdict = diagnose(run)
+    assert (verdict.kind, verdict.severity) == ("diverged", "problem")
+    assert verdict.text.startswith("Diverged at step 17:")
+
+
+def test_numbers_in_words():
+    assert number(0.0) == "0" and "0e0" not in number(0.0)
+    assert [number(x) for x in (0.5, 31.0, 2e-13, 3.6e4, 1e-6)] == [
+        "0.5", "31", "2e-13", "3.6e4", "1e-6"]
+
+
+def test_where_groups_layers_into_spans():
+    assert diagnosis._where((3,)) == "layer 3"
+    assert diagnosis._where((2, 3, 4, 7)) == "4 of layers 2-7"
+    assert diagnosis._where((1, 2, 5)) == "layers 1-2, 5"
+    assert diagnosis._where(tuple(range(2, 11))) == "layers 2-10"
+
+
+def test_severity_must_be_known():
+    with pytest.raises(ValueError, match="severity='red'"):
+        Diagnosis("healthy", "x", 1.0, "red")
