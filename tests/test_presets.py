@@ -381,4 +381,6 @@ def test_get_unknown_name_raises_value_error_listing_names(bad):
 def test_readme_table_states_each_presets_lesson():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for name in presets.names():
-        assert f"| `{name}` | {presets.get(name).lesson} |" in readme, name
+        p = presets.get(name)
+        kind, severity = p.verdict
+        assert f"| `{name}` | {p.lesson} | {kind} ({severity}) |" in readme, name
