@@ -21,12 +21,12 @@ import torch.nn.functional as F
 from lab import probes
 from lab.config import Config
 from lab.data import load
+from lab.evaluation import eval_sets
 from lab.models import build_model, make_activation
 from lab.recorder import Recorder, recorded_steps, snapshot_steps
 from lab.run import Run
 from lab.trainer import (
     CHECK_EVERY,
-    MAX_VAL,
     N_EVALS,
     SINGLE_THREAD_WIDTH,
     Batches,
@@ -185,8 +185,9 @@ class BatchTrainer:
         n_train = len(self.datas[0].x_train)
         self.x_train = torch.cat([d.x_train for d in self.datas]).to(dev)
         self.y_train = torch.cat([d.y_train for d in self.datas]).to(dev)
-        self.x_val = torch.stack([d.x_val[:MAX_VAL] for d in self.datas]).to(dev)
-        self.y_val = torch.stack([d.y_val[:MAX_VAL] for d in self.datas]).to(dev)
+        # (members, examples, ...) each: validation, then the training subset lab.train evaluates
+        sets = [eval_sets(d, torch.device("cpu")) for d in self.datas]
+        self.eval_sets = [torch.stack(column).to(dev) for column in zip(*sets, strict=True)]
         cpu = torch.device("cpu")
         index = []
         for m, c in enumerate(self.configs):
@@ -216,7 +217,7 @@ class BatchTrainer:
         self.act_edges: torch.Tensor | None = None  # (members, bins + 1)
         self.grad_edges = torch.linspace(*probes.GRAD_LOG_RANGE, probes.HIST_BINS + 1)
         self.val_steps: list[int] = []
-        self.val: list[torch.Tensor] = []  # (members, 2) per evaluation
+        self.val: list[torch.Tensor] = []  # (members, 4) per evaluation, as Recorder.val
         sqrt_numel = torch.tensor([math.prod(shapes[h]) ** 0.5 for h in hidden], device=dev)
         self.sqrt_numel = sqrt_numel[:, None].expand(cfg.depth, n).reshape(-1)
 
@@ -261,7 +262,7 @@ class BatchTrainer:
         eval_every = max(1, steps // N_EVALS)
         checked, done = 0, 0
         for t in range(steps):
-            if t % eval_every == 0 or t == steps - 1:
+            if t % eval_every == 0:  # after t updates, as lab.train
                 self._evaluate(t)
             self._step(t)
             done = t + 1
@@ -269,6 +270,7 @@ class BatchTrainer:
                 checked = done
                 if bool(self._first_nonfinite(done).ge(0).all()):
                     break
+        self._evaluate(done)  # the final weights (members that diverged before leave it out)
         return done
 
     def _step(self, t: int) -> None:
@@ -344,12 +346,15 @@ class BatchTrainer:
 
     @torch.no_grad()
     def _evaluate(self, step: int) -> None:
-        """Validation loss and accuracy of every member in eval mode (no host sync)."""
-        logits = self._forward(self.x_val, self.params, False, None)
-        n, n_val = self.y_val.shape
-        loss = F.cross_entropy(logits.flatten(0, 1), self.y_val.flatten(), reduction="none")
-        acc = (logits.argmax(dim=2) == self.y_val).float().mean(dim=1)
-        self.val.append(torch.stack([loss.view(n, n_val).mean(dim=1), acc], dim=1))
+        """Validation and training-subset loss and accuracy of every member in eval mode."""
+        x_val, y_val, x_fit, y_fit = self.eval_sets
+        out = []
+        for x, y in ((x_val, y_val), (x_fit, y_fit)):
+            logits = self._forward(x, self.params, False, None)  # (members, examples, classes)
+            n, k = y.shape
+            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
+            out += [loss.view(n, k).mean(dim=1), (logits.argmax(dim=2) == y).float().mean(dim=1)]
+        self.val.append(torch.stack(out, dim=1))  # (members, 4)
         self.val_steps.append(step)
 
     # ---------------------------------------------------------------- recording
@@ -404,6 +409,7 @@ class BatchTrainer:
         """One Run per member, cut where that member diverged, with weights and predictions."""
         seconds = time.perf_counter() - self.t0
         first_bad = self._first_nonfinite(done).tolist()
+        final_loss = self.val[-1][:, 0].tolist()  # the final weights' validation loss
         loss = torch.stack(self.loss[:done]).unbind(1)
         gnorm = torch.stack(self.gnorm[:done]).unbind(1)
         clipping = self.cfg.clip != "none"
@@ -425,6 +431,8 @@ class BatchTrainer:
             rec.val_steps, rec.val = list(self.val_steps), val[:, m]
             diverged = first_bad[m] if first_bad[m] >= 0 else None
             n_steps = diverged + 1 if diverged is not None else done
+            if diverged is None and not math.isfinite(final_loss[m]):
+                diverged = done  # the last update blew the weights up (as lab.train says)
             run = rec.to_run(n_steps, device_name(self.device), seconds, diverged_at=diverged,
                              stopped_early_at=None, cancelled=False, finished=True)
             net = self._member_net(m)

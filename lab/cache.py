@@ -26,7 +26,7 @@ import torch
 import lab
 from lab.config import IMAGE_DATASETS, Config
 from lab.data import data_dir
-from lab.run import Histograms, Run
+from lab.run import RECORD_VERSION, Histograms, Run
 from lab.trainer import resolve_device, train
 
 log = logging.getLogger("lab.cache")
@@ -38,9 +38,11 @@ DEFAULT_MB = 1024  # a default Run pickles to 0.3 MB, a 50-layer one to 1.5 MB: 
 # 1/10 of it is never evicted by its own put.)
 ENTRY_SHARE = 20
 LOCK_SECONDS = 10  # SQLite waits this long for another writer; then a read misses, a put skips
-# the Run's layout is part of the key: a changed Run class never unpickles a stale entry
+# the Run's layout and meaning are part of the key: a changed Run class never unpickles a
+# stale entry
 _LAYOUT = [f.name for f in dataclasses.fields(Run)] + [
     f.name for f in dataclasses.fields(Histograms)]
+_FIELDS = frozenset(f.name for f in dataclasses.fields(Run))
 _opened: dict[tuple, ResultCache | None] = {}
 _opened_lock = threading.Lock()
 
@@ -80,6 +82,7 @@ def key(cfg: Config) -> str:
         "device": resolve_device(cfg.device).type,  # "auto" trains elsewhere on a GPU server
         "data": folder,  # MNIST comes from whichever folder LAB_DATA_DIR names
         "layout": _LAYOUT,
+        "record": RECORD_VERSION,
     }
     text = json.dumps(material, sort_keys=True, separators=(",", ":"))
     return "run-" + hashlib.sha256(text.encode()).hexdigest()
@@ -118,7 +121,17 @@ class ResultCache:
                         type(e).__name__, e)
             self._forget(cfg)
             return None
-        if not isinstance(run, Run) or run.config != cfg:
+        if run is None:
+            return None
+        # a Run pickled by a Run or Config class with fewer fields is stale: never served
+        if not isinstance(run, Run) or not _FIELDS <= vars(run).keys():
+            self._forget(cfg)
+            return None
+        try:
+            same = run.config == cfg
+        except AttributeError:  # a Config without one of today's fields
+            same = False
+        if not same:
             return None
         run.from_cache = True  # a fresh unpickled object: nobody else holds it
         return run

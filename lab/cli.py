@@ -105,7 +105,10 @@ def _summary(run) -> str:
     if run.from_cache:
         lines.insert(1, "from the result cache (--no-cache trains it again)")
     if len(run.val_loss):
-        lines.append(f"final train loss {run.loss[-1]:.4g}, val loss {run.val_loss[-1]:.4g}")
+        i = run.final_eval  # the evaluation of the weights shown (the best ones if restored)
+        lines.append(f"last batch's train loss {run.loss[-1]:.4g}; model at step "
+                     f"{run.val_steps[i]}: val loss {run.val_loss[i]:.4g}, train loss "
+                     f"{run.train_eval_loss[i]:.4g} (eval mode)")
     return "\n".join(lines)
 
 
@@ -169,8 +172,9 @@ def cmd_sweep(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         f.write(figure_png(sweep_figure(points, vary)))
     for p in points:
         state = p.run.status()
+        fit = p.run.train_acc[p.run.final_eval] if len(p.run.train_acc) else float("nan")
         print(f"{_values(p.values):40s} layer1/last {p.ratio_init:9.2g} -> {p.ratio_end:9.2g}"
-              f"  val acc {p.val_acc:6.1%}  {state}")
+              f"  val acc {p.val_acc:6.1%}  train acc {fit:6.1%}  {state}")
     print(f"wrote {args.out}")
     return 0
 

@@ -79,6 +79,8 @@ class Config:
     clip: str = "none"  # gradient clipping: "none", "norm" (global L2) or "value"
     clip_threshold: float = 1.0  # max global norm, or max |g| per entry
     early_stopping: int = 0  # patience in evaluations without val-loss improvement; 0 = off
+    restore_best: bool = False  # end with the weights of the lowest validation loss (Keras's
+    # EarlyStopping(restore_best_weights=True)); needs early_stopping >= 1
     # --- data
     dataset: str = "spirals"  # "spirals", "moons", "circles", "xor", "digits", "mnist", ...
     standardize: bool = True  # scale inputs to zero mean, unit std (training statistics)
@@ -241,6 +243,13 @@ def _check_combination(cfg: Config) -> None:
         raise ValueError(
             f"batch_size={cfg.batch_size}: BatchNorm needs at least 2 examples per batch "
             f"(batchnorm={cfg.batchnorm!r})"
+        )
+    if cfg.restore_best and cfg.early_stopping == 0:
+        raise ValueError(
+            "restore_best=True needs early stopping: it keeps the weights of the lowest "
+            "validation loss while early stopping watches it; with early_stopping=0 the model "
+            "is the weights after the last step (set early_stopping to 1 or more, or "
+            "restore_best to false)"
         )
     if cfg.dataset in ("mnist", "fashion_mnist"):
         from lab.data import missing_files  # deferred: data imports torch

@@ -30,6 +30,8 @@ LABELS = {
     "steps": ("Optimization", "Steps", "How many optimizer steps to train"),
     "early_stopping": ("Optimization", "Early stop", "Stop after this many evaluations "
                        "without improvement (0 = never)"),
+    "restore_best": ("Optimization", "Restore best", "When training ends, go back to the "
+                     "weights of the lowest validation loss (needs Early stop)"),
     "dataset": ("Data", "Dataset", "What the network learns to classify"),
     "standardize": ("Data", "Standardize", "Scale inputs to mean 0, std 1"),
     "noise": ("Data", "Noise", "Jitter of the 2-D datasets"),
@@ -48,7 +50,7 @@ def make_control(field: str, value: Any) -> W.Widget:
     if field in choices:
         kw.pop("continuous_update")
         w: W.Widget = W.Dropdown(options=list(choices[field]), value=value, **kw)
-    elif field in ("residual", "standardize"):
+    elif field in ("residual", "standardize", "restore_best"):
         w = W.Checkbox(value=value, description=label, tooltip=tip, indent=False)
     elif field in ("init_gain", "lr", "clip_threshold"):
         low, high = {"init_gain": (-3, 2), "lr": (-5, 2), "clip_threshold": (-3, 3)}[field]

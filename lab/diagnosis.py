@@ -102,7 +102,7 @@ def _by_gradients(run: Run, cause: _Cause | None) -> Diagnosis:
 
 def _by_outcome(run: Run, cause: _Cause | None) -> Diagnosis:
     """Later in training or finished: how far above chance the net got, and why not further."""
-    acc, base = float(run.val_acc[-1]), chance(run.config)
+    acc, base = float(run.val_acc[run.final_eval]), chance(run.config)  # the weights shown
     progress = (acc - base) / (1.0 - base) if np.isfinite(acc) else 0.0
     ratio, depth = gradient_ratio(run), run.depth
     so_far = "" if run.finished else " so far"

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from lab.config import Config
 from lab.data import VAL_FRACTION
-from lab.trainer import MAX_VAL, N_EVALS
+from lab.evaluation import MAX_VAL
+from lab.trainer import N_EVALS
 
 MAX_WORK_ENV = "LAB_MAX_WORK"
 MAX_SECONDS_ENV = "LAB_MAX_SECONDS"
@@ -48,8 +49,9 @@ def work(cfg: Config) -> float:
     evals = math.ceil(cfg.steps / every) + 1
     # multiply-adds of one hidden layer per example (layer 1 counted as wide as the rest)
     macs = cfg.width ** 2 * (9 * _PIXELS.get(cfg.dataset, 1) if cfg.arch == "cnn" else 1)
-    # an evaluation is a forward pass only: about a third of a training example's cost
-    examples = cfg.steps * batch + evals * n_val / 3
+    # an evaluation is a forward pass only (about a third of a training example's cost) of the
+    # validation examples and as many training examples
+    examples = cfg.steps * batch + evals * 2 * n_val / 3
     return cfg.depth * (cfg.steps * ops + examples * macs / 1e6)
 
 

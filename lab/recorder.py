@@ -13,6 +13,7 @@ from lab.run import Histograms, Run
 
 MAX_ROWS = 50  # per-layer rows per run: every k-th step (bounds memory and recording cost)
 N_SNAPSHOTS = 10  # histogram snapshots besides step 0
+N_EVAL_STATS = 4  # per evaluation: validation loss, accuracy; training-subset loss, accuracy
 
 
 def recorded_steps(steps: int) -> np.ndarray:
@@ -78,7 +79,8 @@ class Recorder:
         self.act_edges: torch.Tensor | None = None
         self.grad_edges = torch.linspace(*probes.GRAD_LOG_RANGE, probes.HIST_BINS + 1)
         self.val_steps: list[int] = []
-        self.val = torch.zeros((len(self.rows) + 64, 2), device=device)  # (evals, loss/acc)
+        # (evals, 4): validation loss, accuracy, then the same on the training subset
+        self.val = torch.zeros((len(self.rows) + 64, N_EVAL_STATS), device=device)
 
     def layer_row(self, row: int, stats: torch.Tensor) -> None:
         """Store (N_STATS, depth) statistics as per-layer row `row`."""
@@ -95,11 +97,16 @@ class Recorder:
         self.hist_grad.append(probes.grad_histograms(act_grads, self.grad_edges))
 
     def validation(self, step: int, loss_acc: torch.Tensor) -> None:
-        """Store a (2,) tensor of validation loss and accuracy measured at `step`."""
+        """Store a (4,) tensor of validation loss and accuracy, then training-subset loss and
+        accuracy, measured at `step` (after `step` updates)."""
         if len(self.val_steps) == len(self.val):
             self.val = torch.cat([self.val, torch.zeros_like(self.val)])
         self.val[len(self.val_steps)] = loss_acc
         self.val_steps.append(step)
+
+    def last_val_loss(self) -> float:
+        """The latest evaluation's validation loss, on the host (one sync)."""
+        return float(self.val[len(self.val_steps) - 1, 0])
 
     def first_nonfinite(self, start: int, stop: int) -> int | None:
         """First step in [start, stop) whose loss or gradient norm is not finite (one host sync)."""
@@ -122,9 +129,11 @@ class Recorder:
         else:
             act_h = grad_h = np.zeros((0, depth, bins))
         edges = self.act_edges if self.act_edges is not None else torch.linspace(0, 1, bins + 1)
-        # an evaluation at step n runs before step n's update, so it belongs to a run of n steps;
-        # after a divergence at step k = n_steps - 1 one at n saw the blown-up update: left out
-        last = n_steps - 1 if status.get("diverged_at") is not None else n_steps
+        # an evaluation at step n sees the weights after n updates, so it belongs to a run of n
+        # steps; after a divergence at step k = n_steps - 1 one at n saw the blown-up update:
+        # left out (a run whose last update blew up has k = n_steps: its NaN evaluation stays)
+        diverged = status.get("diverged_at")
+        last = n_steps if diverged is None else min(n_steps, diverged)
         n_val = int(np.searchsorted(self.val_steps, last, side="right"))
         val = self.val[:n_val].cpu().double().numpy()
         loss, gnorm = _numpy(self.loss[:n_steps]), _numpy(self.gnorm[:n_steps])
@@ -152,6 +161,8 @@ class Recorder:
             val_steps=np.array(self.val_steps[:n_val], dtype=int),
             val_loss=val[:, 0].copy(),
             val_acc=val[:, 1].copy(),
+            train_eval_loss=val[:, 2].copy(),
+            train_acc=val[:, 3].copy(),
             seconds=seconds,
             **status,
         )

@@ -8,6 +8,9 @@ import numpy as np
 
 from lab.config import Config
 
+# What a Run's numbers mean, for stored Runs (lab.cache keys): bump it when the trainer records
+# differently into the same fields. 2: the last evaluation sees the weights after the last update.
+RECORD_VERSION = 2
 # per-layer arrays: shape (len(recorded_steps), depth), column l-1 = hidden layer l
 LAYER_FIELDS = (
     "act_mean", "act_std", "act_saturated", "act_dead",
@@ -47,10 +50,15 @@ class Run:
     global_grad_norm: np.ndarray  # (T,) global L2 gradient norm before clipping
     global_grad_norm_clipped: np.ndarray  # (T,) global norm of the gradient applied
     clipped: np.ndarray  # (T,) bool: clipping changed the gradient at this step
+    # evaluations, in eval mode: the one at step n sees the weights after n updates, and the
+    # last one the final weights (after the last update)
     val_steps: np.ndarray  # (E,) steps at which validation ran
     val_loss: np.ndarray  # (E,)
     val_acc: np.ndarray  # (E,)
-    diverged_at: int | None = None  # first step with a non-finite loss or gradient
+    train_eval_loss: np.ndarray  # (E,) loss on a fixed subset of training examples (eval mode)
+    train_acc: np.ndarray  # (E,) accuracy on that subset (as many examples as validation)
+    diverged_at: int | None = None  # first step with a non-finite loss or gradient; the step
+    # count itself when the last update left the weights non-finite (final evaluation NaN)
     stopped_early_at: int | None = None  # step at which early stopping ended training
     cancelled: bool = False  # cancel() ended the training
     time_limited_at: int | None = None  # step at which the time limit ended training
@@ -59,6 +67,8 @@ class Run:
     at_init: bool = False  # from lab.inspect: step 0 only, nothing trained
     seconds: float = 0.0  # wall time so far
     model_state: dict | None = None  # final weights (CPU state_dict); only on the finished Run
+    restored_from: int | None = None  # restore_best: the evaluation step whose weights are the
+    # model (model_state, predictions); None: the weights after the last step
     extra: dict = field(default_factory=dict)  # room for views' derived data
     from_cache: bool = False  # served by lab.cache, not trained by this call
 
@@ -77,8 +87,20 @@ class Run:
         """Fraction of steps at which clipping acted."""
         return float(self.clipped.mean()) if len(self.clipped) else 0.0
 
+    @property
+    def final_eval(self) -> int:
+        """Index into val_* and train_* of the evaluation of the model's weights (-1: the last)."""
+        if self.restored_from is None:
+            return -1
+        return int(np.flatnonzero(self.val_steps == self.restored_from)[0])
+
     def status(self) -> str:
-        """One line: how the run ended (or where it is)."""
+        """One line: how the run ended (or where it is), and which weights are shown."""
+        if self.restored_from is None:
+            return self._outcome()
+        return f"{self._outcome()}; showing the best weights, from step {self.restored_from}"
+
+    def _outcome(self) -> str:
         cfg = self.config
         if self.at_init and self.diverged_at is None:
             return "at initialization (step 0)"
@@ -105,8 +127,12 @@ class Run:
         if len(self.loss):
             lines.append(f"train loss {self.loss[0]:.3f} -> {self.loss[-1]:.3f}")
         if len(self.val_acc):
-            lines.append(f"validation accuracy {self.val_acc[-1]:.1%} "
-                         f"(loss {self.val_loss[-1]:.3f})")
+            i = self.final_eval
+            where = ("" if self.restored_from is None
+                     else f"best weights (step {self.restored_from}): ")
+            lines.append(f"{where}validation accuracy {self.val_acc[i]:.1%} "
+                         f"(loss {self.val_loss[i]:.3f}), training accuracy "
+                         f"{self.train_acc[i]:.1%} (loss {self.train_eval_loss[i]:.3f})")
         g0 = self.act_grad_std[0]
         if np.all(np.isfinite(g0)) and g0[-1] > 0 and g0[0] > 0:
             lines.append(f"at init, layer 1 receives {g0[0] / g0[-1]:.2g}x the activation "

@@ -60,7 +60,7 @@ def table(runs: dict[str, Run]) -> str:
     lines = [head]
     for label, run in runs.items():
         loss = f"{run.loss[-1]:.3g}" if len(run.loss) and np.isfinite(run.loss[-1]) else "nan"
-        acc = f"{run.val_acc[-1]:.0%}" if len(run.val_acc) else "-"
+        acc = f"{run.val_acc[run.final_eval]:.0%}" if len(run.val_acc) else "-"
         lines.append(f"{label[:28]:28s} {number(gradient_ratio(run, 0)):>20s} {loss:>11s} "
                      f"{acc:>8s}  {_verdict(run)}")
     return "\n".join(lines)

@@ -24,7 +24,8 @@ class SweepPoint:
     run: Run
     ratio_init: float  # layer-1 dL/da std over the last layer's, at initialization
     ratio_end: float  # the same at the last recorded step
-    val_acc: float  # final validation accuracy (NaN if the run diverged)
+    val_acc: float  # the model's validation accuracy (restored weights' if restored; NaN if the
+    # run diverged)
 
 
 def combinations(vary: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -61,7 +62,8 @@ def sweep(base: Config, vary: dict[str, list[Any]],
         report(len(configs), len(configs))
     points = []
     for values, run in zip(combos, runs, strict=True):
-        acc = float(run.val_acc[-1]) if len(run.val_acc) and run.diverged_at is None else np.nan
+        ok = len(run.val_acc) and run.diverged_at is None
+        acc = float(run.val_acc[run.final_eval]) if ok else np.nan
         points.append(SweepPoint(values, run, gradient_ratio(run, 0), gradient_ratio(run, -1),
                                  acc))
     return points

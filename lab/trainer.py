@@ -12,13 +12,13 @@ import torch.nn.functional as F
 from lab import allocator, probes
 from lab.config import Config
 from lab.data import Dataset, load
+from lab.evaluation import Evaluator, Watch
 from lab.models import build_model
 from lab.recorder import Recorder, UpdateTracker
 from lab.run import Run
 
 FRAME_SECONDS = 0.15  # on_frame cadence
 N_EVALS = 20  # validation points per run
-MAX_VAL = 2048  # validation examples evaluated
 CHECK_EVERY = 25  # steps between checks for non-finite values (no per-step host sync)
 GRID_MACS = 1e8  # multiply-adds allowed for one decision-boundary grid (2-D datasets)
 N_IMAGES = 16  # validation images shown with their predictions (image datasets)
@@ -146,16 +146,19 @@ class _Trainer:
             with probes.probe(self.net) as probe:
                 self.probe = probe
                 done = self._loop(probe, steps, update, on_frame, cancel)
+                if self.status["diverged_at"] is None:
+                    self.status["diverged_at"] = self.rec.first_nonfinite(self.checked, done)
+                if update and self.status["diverged_at"] is None:
+                    self._final_evaluation(probe, done)
             self.probe = None
-        if self.status["diverged_at"] is None:
-            self.status["diverged_at"] = self.rec.first_nonfinite(self.checked, done)
         last_t, last_acts, last_grads = self.last
         if self.status["diverged_at"] is None and last_t >= 0 and last_t not in self.rec.snaps:
             with torch.no_grad():  # cancelled or stopped early: the last step gets its histogram
                 self.rec.histogram(last_t, last_acts, last_grads)
         self.last = (-1, [], [])
-        if self.status["diverged_at"] is not None:
-            done = self.status["diverged_at"] + 1  # keep the diverging step: it shows what blew up
+        diverged = self.status["diverged_at"]
+        if diverged is not None and diverged < done:
+            done = diverged + 1  # keep the diverging step: it shows what blew up
         result = self._frame(done, finished=True)
         result.model_state = {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()}
         if on_frame is not None:
@@ -166,11 +169,10 @@ class _Trainer:
         cfg, dev = self.cfg, self.device
         self.net = net = build_model(cfg, self.data).to(dev)
         net.train()
-        # mode switches only matter with BN or dropout (and cost ~0.2 ms each)
-        self.mode_matters = cfg.batchnorm != "none" or cfg.dropout > 0
         self.x_train, self.y_train = self.data.x_train.to(dev), self.data.y_train.to(dev)
-        self.x_val = self.data.x_val[:MAX_VAL].to(dev)
-        self.y_val = self.data.y_val[:MAX_VAL].to(dev)
+        self.evaluate = Evaluator(net, cfg, self.data, dev)
+        # early stopping needs each validation loss on the host (one sync per evaluation)
+        self.watch = Watch(cfg, net) if cfg.early_stopping and update else None
         self.params = list(net.parameters())
         weights = net.hidden_weights()
         ids = {id(p): i for i, p in enumerate(self.params)}
@@ -203,9 +205,8 @@ class _Trainer:
 
     def _loop(self, probe, steps: int, update: bool, on_frame, cancel) -> int:
         """Run the steps; return how many were done."""
-        cfg, rec, status = self.cfg, self.rec, self.status
+        rec, status = self.rec, self.status
         eval_every = max(1, steps // N_EVALS)
-        best, since_best = math.inf, 0
         last_frame, done = time.perf_counter(), 0
         for t in range(steps):
             if cancel is not None and cancel():
@@ -214,16 +215,12 @@ class _Trainer:
             if t and self.deadline is not None and time.process_time() > self.deadline[0]:
                 status["time_limited_at"], status["time_limit"] = t, self.deadline[1]
                 break
-            if t % eval_every == 0 or t == steps - 1:
-                val_loss = self._evaluate(probe, t, need_value=bool(cfg.early_stopping and update))
-                if val_loss is not None:
-                    if val_loss < best - 1e-4:
-                        best, since_best = val_loss, 0
-                    else:
-                        since_best += 1
-                        if since_best >= cfg.early_stopping:
-                            status["stopped_early_at"] = t
-                            break
+            # the evaluation at t sees the weights after t updates (the final one: after the loop)
+            if t % eval_every == 0:
+                rec.validation(t, self.evaluate(probe))
+                if self.watch is not None and self.watch.see(t, rec.last_val_loss()):
+                    status["stopped_early_at"] = t
+                    break
             self._step(probe, t, steps, update)
             done = t + 1
             now = time.perf_counter()
@@ -297,26 +294,21 @@ class _Trainer:
             rec.applied.append(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
             rec.clipped.append(peak > cfg.clip_threshold)
 
-    @torch.no_grad()
-    def _evaluate(self, probe, step: int, need_value: bool) -> float | None:
-        """Validation loss and accuracy in eval mode; a host sync only if `need_value`."""
-        net = self.net
-        probe.enabled = False
-        if self.mode_matters:
-            net.eval()
-        try:
-            logits = net(self.x_val)
-            loss = F.cross_entropy(logits, self.y_val)
-            acc = (logits.argmax(dim=1) == self.y_val).float().mean()
-            self.rec.validation(step, torch.stack([loss, acc]))
-        finally:
-            probe.enabled = True
-            if self.mode_matters:
-                net.train()
-        if not need_value:
-            return None
-        value = float(loss)
-        return value if math.isfinite(value) else math.inf
+    def _final_evaluation(self, probe, done: int) -> None:
+        """Evaluate the weights after the last update (unless the loop just did) and settle the
+        outcome: not finite means diverged at step `done`; restore_best loads the best weights."""
+        rec, status = self.rec, self.status
+        fresh = not rec.val_steps or rec.val_steps[-1] != done
+        if fresh:
+            rec.validation(done, self.evaluate(probe))
+        loss = rec.last_val_loss()  # one host sync per run
+        if not math.isfinite(loss):
+            status["diverged_at"] = done  # the last update blew the weights up
+            return
+        if self.watch is not None and not status["cancelled"]:
+            if fresh:
+                self.watch.see(done, loss)  # the final weights may be the best
+            status["restored_from"] = self.watch.restore(done)
 
 
 @torch.no_grad()

@@ -17,16 +17,19 @@ from lab.run import LAYER_FIELDS
 from lab.sweep import sweep
 
 PER_STEP = ("loss", "lr", "global_grad_norm", "global_grad_norm_clipped")
+EVAL_FIELDS = ("val_loss", "val_acc", "train_eval_loss", "train_acc")
 
 
 def assert_same_run(batch_run, alone, rtol=1e-4, atol=1e-6):
     """Every recorded quantity of the two Runs agrees (NaN where the other has NaN)."""
     assert batch_run.diverged_at == alone.diverged_at
+    assert batch_run.restored_from == alone.restored_from
+    assert batch_run.status() == alone.status()
     assert batch_run.steps_done == alone.steps_done
     np.testing.assert_array_equal(batch_run.recorded_steps, alone.recorded_steps)
     np.testing.assert_array_equal(batch_run.val_steps, alone.val_steps)
     np.testing.assert_array_equal(batch_run.clipped, alone.clipped)
-    for name in PER_STEP + LAYER_FIELDS + ("val_loss", "val_acc"):
+    for name in PER_STEP + LAYER_FIELDS + EVAL_FIELDS:
         np.testing.assert_allclose(getattr(batch_run, name), getattr(alone, name), rtol=rtol,
                                    atol=atol, err_msg=name)
     np.testing.assert_array_equal(batch_run.hist.steps, alone.hist.steps)

@@ -44,6 +44,26 @@ def test_sweep_trains_every_combination(tmp_path, capsys):
     assert Image.open(out_png).size[0] >= 1000
 
 
+def test_run_says_which_weights_it_shows_and_the_training_accuracy(tmp_path, capsys):
+    argv = ["run", "--steps", "3000", "--depth", "6", "--width", "16", "--n-samples", "200",
+            "--lr", "0.03", "--early-stopping", "3", "--restore-best", "true", "--no-cache",
+            "--out", str(tmp_path / "best.png")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    step = re.search(r"stopped early at step \d+; showing the best weights, from step (\d+)", out)
+    assert step, out
+    assert f"best weights (step {step[1]}): validation accuracy" in out
+    assert "training accuracy" in out and f"model at step {step[1]}: val loss" in out
+
+
+def test_restore_best_without_early_stopping_is_refused_with_both_fields(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--restore-best", "true", "--out", "never.png"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "restore_best=True" in err and "early_stopping=0" in err
+
+
 def test_presets_lists_every_preset(capsys):
     assert main(["presets"]) == 0
     out = capsys.readouterr().out.splitlines()

@@ -157,6 +157,22 @@ def test_batchnorm_needs_two_examples_per_batch(batchnorm):
     assert Config(batchnorm="none", batch_size=1).batch_size == 1
 
 
+def test_restore_best_needs_early_stopping():
+    message = _error(restore_best=True)
+    # the message names both fields and says what the combination would mean
+    assert "restore_best=True" in message and "early_stopping=0" in message
+    assert "after the last step" in message
+    assert _error(restore_best=True, early_stopping=0) == message
+    assert Config(restore_best=True, early_stopping=1).restore_best is True
+    assert Config(restore_best=False, early_stopping=0).restore_best is False
+    with pytest.raises(ValueError, match="restore_best"):
+        Config(restore_best=True, early_stopping=3).replace(early_stopping=0)
+    with pytest.raises(ValueError, match="restore_best"):
+        Config.from_query("restore_best=true")
+    assert Config.from_query("restore_best=true&early_stopping=2") == Config(
+        restore_best=True, early_stopping=2)
+
+
 @pytest.mark.parametrize("dataset", FILE_DATASETS)
 def test_file_datasets_need_lab_data_dir(dataset, monkeypatch):
     monkeypatch.delenv("LAB_DATA_DIR", raising=False)
@@ -200,7 +216,8 @@ SAMPLE_CONFIGS = [
     Config(standardize=False, dataset="digits", arch="cnn", batchnorm="after", batch_size=2),
     Config(init="orthogonal", init_gain=0.1 + 0.2, dropout=0.5, optimizer="sgd",
            lr_schedule="cosine", clip="norm", clip_threshold=1e-7, weight_decay=1e-4,
-           early_stopping=7, noise=0.0, n_samples=20, seed=2**31 - 1, device="cpu"),
+           early_stopping=7, restore_best=True, noise=0.0, n_samples=20, seed=2**31 - 1,
+           device="cpu"),
 ]
 
 
@@ -365,6 +382,8 @@ def _make_consistent(values):
         values["arch"] = "mlp"
     if values["batchnorm"] != "none" and values["batch_size"] < 2:
         values["batch_size"] = 2
+    if values["restore_best"] and values["early_stopping"] == 0:
+        values["early_stopping"] = 1
     return values
 
 

@@ -301,6 +301,8 @@ def combination_field(values: dict) -> str | None:
         return "arch"
     if values["batchnorm"] != "none" and values["batch_size"] < 2:
         return "batch_size"
+    if values["restore_best"] and values["early_stopping"] == 0:
+        return "restore_best"
     if values["dataset"] in FILE_DATASETS and missing_files(values["dataset"]):
         return "dataset"
     return None
