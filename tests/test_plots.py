@@ -112,9 +112,9 @@ def test_ridgeline_labels_and_layer_colours(runs):
     shown = shown_layers(run.depth)
     assert shown[0] == 0 and shown[-1] == run.depth - 1
     for j, layer in enumerate(shown):
-        assert fig.ridge_label[j].get_text() == f"sat {run.act_saturated[-1][layer]:.0%}"
-        np.testing.assert_allclose(fig.ridge_line[j].get_color(), fig.colors[layer])
-    np.testing.assert_allclose(fig.upd_lines[0].get_color(), fig.colors[0])
+        assert fig.activations.label[j].get_text() == f"sat {run.act_saturated[-1][layer]:.0%}"
+        np.testing.assert_allclose(fig.activations.line[j].get_color(), fig.colors[layer])
+    np.testing.assert_allclose(fig.updates.lines[0].get_color(), fig.colors[0])
 
 
 def test_image_grid_marks_right_and_wrong(runs):
