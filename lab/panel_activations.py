@@ -21,12 +21,11 @@ class ActivationPanel:
 
     A ReLU's exact zeros fill the first bin; drawn as a ridge they would flatten every other
     bin, so that bin's share is a number in the layer's label. The x axis covers the middle
-    99% of the mass; what lies beyond is counted in a note.
+    99% of the median layer's values at step 0; what lies beyond is counted in a note.
     """
 
     def __init__(self, ax, shown: np.ndarray, colors: np.ndarray):
         self.ax, self.shown = ax, shown
-        self.zero_bin = False
         self.title = ax.set_title("a. activations per layer", **TITLE)
         self.fill, self.line, self.ghost, self.label = [], [], [], []
         for j, layer in enumerate(shown):
@@ -54,26 +53,34 @@ class ActivationPanel:
         return (self.ax.get_xlim(), self.ax.get_ylim(), self.ax.get_xlabel())
 
     def sprites(self) -> dict:
-        """Labels that repeat (not a ReLU's zero share, new most frames): pixels are kept."""
-        if self.zero_bin:
-            return {}
+        """Labels that repeat (a finished run redrawn, frames shown again): pixels are kept."""
         return {label: label.get_text() for label in self.label}
 
     def update(self, view: FrameView, steady: SteadyLimits) -> None:
         """Show the run's last activation histograms (and the pinned run's, grey)."""
         run, pinned, ax = view.run, view.pinned, self.ax
         h = run.hist
-        if len(h.steps) == 0:
+        if len(h.steps) == 0:  # nothing recorded: nothing of the last run stays either
+            for line, fill, ghost, label in zip(self.line, self.fill, self.ghost, self.label,
+                                                strict=True):
+                line.set_data([], [])
+                fill.set_xy(np.zeros((3, 2)))
+                ghost.set_visible(False)
+                label.set_text("")
+            self.title.set_text("a. activations")
+            self.beyond.set_text("")
             return
         edges = h.act_edges
         hist = np.nan_to_num(h.act[-1][self.shown])  # (shown, bins)
         zero_bin = run.config.activation == "relu" and edges[0] == 0.0
-        self.zero_bin = zero_bin
         body_edges, cut = _body(run.config.activation, edges)
         body = hist[:, cut]
-        # the range counts the zero bin: a layer all at 0 asks for a narrow axis
+        # The axis comes from step 0 (always a snapshot): every frame of a run, and its
+        # inspection, share it; what training moves off it is counted in the note. The zero
+        # bin counts: a layer all at 0 asks for a narrow axis.
         start = 0 if zero_bin else cut.start
-        low, high = _middle(hist[:, start:cut.stop], edges[start:cut.stop + 1])
+        init = np.nan_to_num(h.act[0][self.shown])
+        low, high = _middle(init[:, start:cut.stop], edges[start:cut.stop + 1])
         low = max(low, body_edges[0]) if zero_bin else low
         span = (edges[-1] - edges[0]) / STEPS
         need = (math.floor(low / span - 1e-9) * span, math.ceil(high / span + 1e-9) * span)

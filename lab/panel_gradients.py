@@ -60,16 +60,13 @@ class GradientPanel:
         run, pinned, pred = view.run, view.pinned, view.prediction
         g0, g = positive(run.act_grad_std[0]), positive(run.act_grad_std[-1])
         w0, w = positive(run.grad_rms[0]), positive(run.grad_rms[-1])
-        trained = len(run.act_grad_std) > 1  # at init "now" is "init": one line each
+        # at init "now" lies on "init": both drawn, so the legend keeps its entries (a new
+        # legend would redraw the panel's static pixels on every slider move)
         self.g_init.set_ydata(g0)
         self.g_now.set_ydata(g)
         self.g_dots.set_offsets(np.column_stack([np.arange(1, run.depth + 1), g]))
         self.w_init.set_ydata(w0)
         self.w_now.set_ydata(w)
-        self.g_now.set_label("std dL/da, now" if trained else "std dL/da, init")
-        self.w_now.set_label("rms dL/dW, now" if trained else "rms dL/dW, init")
-        self.g_init.set_visible(trained)
-        self.w_init.set_visible(trained)
         series = [g0, g, w0, w]
         theory = pred is not None and np.isfinite(g0[-1])  # anchored at the last layer
         if theory:

@@ -50,12 +50,12 @@ class LossPanel:
         """The panel for the Blitter (the twin axes belong to it)."""
         return Panel([self.ax, self.acc_ax],
                      [self.loss_line, self.val_line, self.loss_ghost, self.clip_marks,
-                      self.event_line, self.event_text, self.acc_line, self.legend])
+                      self.event_line, self.event_text, self.acc_line, self.chance,
+                      self.legend])  # chance: static, it would be a layer of its own
 
     def key(self) -> tuple:
-        """What the static artists show (chance level; the legend's entries re-plan)."""
-        return (self.ax.get_xlim(), self.ax.get_ylim(), self.acc_ax.get_ylim(),
-                tuple(self.chance.get_ydata()), self._entries)
+        """What the static artists show (the legend's entries re-plan the panel)."""
+        return (self.ax.get_xlim(), self.ax.get_ylim(), self.acc_ax.get_ylim(), self._entries)
 
     def sprites(self) -> dict:
         """The legend moves between a few places: its pixels are kept per place."""

@@ -32,10 +32,11 @@ class UpdatePanel:
         self.legend = legend_for(ax, [*ends, self.healthy], loc="upper right",
                                  title="colour: layer, as in a", title_fontsize=8)
         self.placer = LegendPlacer(self.legend)
+        self._placed_for: tuple | None = None  # y limits at the last placing
 
     def part(self) -> Panel:
         """The panel for the Blitter."""
-        return Panel([self.ax], [*self.lines, self.note, self.legend])
+        return Panel([self.ax], [*self.lines, self.healthy, self.note, self.legend])
 
     def key(self) -> tuple:
         """What the static artists show."""
@@ -60,4 +61,7 @@ class UpdatePanel:
         ax.set_ylim(*steady.limits("e", ax.get_ylim(), need, step=0.5))
         if fresh:
             self.placer.code = None  # a new run: where the legend goes depends on it alone
-        self.placer.place([*self.lines, self.healthy], np.zeros((0, 2)))
+        # ratios move little from frame to frame: placed anew with the axes (12 lines cost)
+        if fresh or self._placed_for != ax.get_ylim():
+            self.placer.place([*self.lines, self.healthy], np.zeros((0, 2)))
+            self._placed_for = ax.get_ylim()
