@@ -143,8 +143,16 @@ def _middle(hist: np.ndarray, edges: np.ndarray) -> tuple[float, float]:
 
 
 def _ridge(fractions: np.ndarray, inside: np.ndarray, base: int) -> np.ndarray:
-    """Heights in (base, base + 0.9]: scaled to the highest bin on the axis."""
-    peak = fractions[inside].max() if inside.any() else 0.0
+    """Heights in (base, base + 0.9]: scaled to the highest bin on the axis but its two end
+    bins, which hold a sigmoid's or tanh's saturated units (a share in the label): cut at the
+    top, they leave the rest of the distribution readable."""
+    scale = inside.copy()
+    scale[[0, -1]] = False
+    if not scale.any():
+        scale = inside
+    # at least twice a flat spread's bin: a layer with a few stray values off zero shows them
+    # low, not as full-height spikes
+    peak = max(fractions[scale].max() if scale.any() else 0.0, 2.0 / len(fractions))
     return base + 0.9 * (np.minimum(fractions / peak, 1.0) if peak > 0 else fractions)
 
 

@@ -39,13 +39,16 @@ class GradientPanel:
         decade_axis(ax.yaxis)
         ax.set_xlabel("layer (1 = input side)")
         ax.set_ylabel(UNITS, fontsize=8.5, linespacing=1.05)
+        self.note = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center",
+                            fontsize=11, color="#555555")
         self.legend = None
         self._entries: tuple = ()
         self.placer: LegendPlacer | None = None
 
     def part(self) -> Panel:
         """The panel for the Blitter."""
-        return Panel([self.ax], [*self.lines, self.g_dots, self.legend])
+        legend = [self.legend] if self.legend is not None else []
+        return Panel([self.ax], [*self.lines, self.g_dots, self.note, *legend])
 
     def key(self) -> tuple:
         """What the static artists show (the legend's entries re-plan the panel)."""
@@ -53,6 +56,8 @@ class GradientPanel:
 
     def sprites(self) -> dict:
         """The legend moves between a few places: its pixels are kept per place."""
+        if self.legend is None:
+            return {}
         return {self.legend: (self.placer.code, self._entries)}
 
     def update(self, view: FrameView, steady: SteadyLimits, fresh: bool) -> None:
@@ -67,6 +72,9 @@ class GradientPanel:
         self.g_dots.set_offsets(np.column_stack([np.arange(1, run.depth + 1), g]))
         self.w_init.set_ydata(w0)
         self.w_now.set_ydata(w)
+        for line, values in ((self.g_init, g0), (self.g_now, g), (self.w_init, w0),
+                             (self.w_now, w)):  # all zero or NaN: no line, so no entry
+            line.set_visible(bool(np.isfinite(values).any()))
         series = [g0, g, w0, w]
         theory = pred is not None and np.isfinite(g0[-1])  # anchored at the last layer
         if theory:
@@ -84,10 +92,14 @@ class GradientPanel:
 
     def _place_legend(self, fresh: bool) -> None:
         shown = [line for line in self.lines if line.get_visible()]
+        self.note.set_text("" if shown else "no finite gradient to draw")
         entries = tuple(line.get_label() for line in shown)
         if entries != self._entries or self.legend is None:
             self.legend = legend_for(self.ax, shown, self.legend, loc="upper right")
-            self.placer, self._entries = LegendPlacer(self.legend), entries
+            self.placer, self._entries = None, entries
+            if self.legend is None:  # nothing drawn (NaN from step 0): nothing to name
+                return
+            self.placer = LegendPlacer(self.legend)
         elif fresh:
             self.placer.code = None  # a new run: where the legend goes depends on it alone
         dots = self.g_dots.get_offset_transform().transform(self.g_dots.get_offsets())

@@ -26,7 +26,7 @@ class HeatmapPanel:
                               cmap=HEAT_CMAP, extent=(0, 1, 0.5, depth + 0.5),
                               interpolation="nearest")
         self.cbar = fig.colorbar(self.heat, ax=ax, pad=0.02, fraction=0.05)
-        self.cbar.set_label("log10 std dL/da", fontsize=9)
+        self.cbar.set_label("log10 std dL/da (white: 0 or not finite)", fontsize=8.5)
         self.cbar.locator = MaxNLocator(integer=True)  # whole decades
         integer_axis(ax.xaxis)
         integer_axis(ax.yaxis)
