@@ -22,16 +22,18 @@ class GradientPanel:
         ax.set_title("b. gradient size by layer", **TITLE)
         x, ones = np.arange(1, depth + 1), np.ones(depth)
         ax.set_yscale("log")
-        self.g_init = ax.plot(x, ones, color=DA, lw=1.5, alpha=0.4, label="std dL/da, init")[0]
-        self.g_now = ax.plot(x, ones, color=DA, lw=2.4, label="std dL/da, now")[0]
+        point = dict(marker="_", ms=22, mew=2) if depth == 1 else {}  # one point: no line
+        self.g_init = ax.plot(x, ones, color=DA, lw=1.5, alpha=0.4, label="std dL/da, init",
+                              **point)[0]
+        self.g_now = ax.plot(x, ones, color=DA, lw=2.4, label="std dL/da, now", **point)[0]
         self.g_dots = ax.scatter(x, ones, c=colors, s=28, zorder=3)
         self.w_init = ax.plot(x, ones, color=DW, lw=1.3, alpha=0.4, ls="--",
-                              label="rms dL/dW, init")[0]
-        self.w_now = ax.plot(x, ones, color=DW, lw=2.0, ls="--", label="rms dL/dW, now")[0]
+                              label="rms dL/dW, init", **point)[0]
+        self.w_now = ax.plot(x, ones, color=DW, lw=2.0, ls="--", label="rms dL/dW, now", **point)[0]
         self.g_theory = ax.plot(x, ones, color="black", lw=1.4, ls=":",
-                                label="theory dL/da, init")[0]
+                                label="theory dL/da, init", **point)[0]
         self.g_ghost = ax.plot(x, ones, color=GHOST, lw=1.8, ls="-.", visible=False,
-                               label="pinned: std dL/da, now")[0]
+                               label="pinned: std dL/da, now", **point)[0]
         self.lines = [self.g_init, self.g_now, self.w_init, self.w_now, self.g_theory,
                       self.g_ghost]
         ax.set_xlim(0.5, depth + 0.5)
