@@ -6,6 +6,8 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from lab.data import Dataset, load
+from lab.frame_view import FrameView
+from lab.render import Panel
 from lab.run import Run
 
 CLASS_COLORS = np.array([  # Okabe-Ito: distinguishable with any colour vision
@@ -51,8 +53,17 @@ class PredictionPanel:
             return [self.title, *self.tiles, *self.tile_text, self.note]
         return [self.note]
 
-    def update(self, run: Run, data: Dataset) -> None:
-        """Show what the model of `run` predicts now."""
+    def part(self) -> Panel:
+        """The panel for the Blitter."""
+        return Panel([self.ax], self.dynamic())
+
+    def key(self) -> tuple:
+        """What the static artists show."""
+        return (self.ax.get_xlim(), self.ax.get_ylim(), self.data_key)
+
+    def update(self, view: FrameView) -> None:
+        """Show what the model of the view's run predicts now."""
+        run, data = view.run, view.data
         ax, extra = self.ax, run.extra
         if self.kind == "2d":
             key = (run.config.dataset, run.config.n_samples, run.config.noise, run.config.seed,

@@ -12,6 +12,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 from matplotlib.text import Text
 from PIL import Image
 
@@ -165,7 +166,10 @@ class Blitter:
                               for s in steps]
             self._plans[i] = [s for s in self._plans[i] if not isinstance(s, _Layer) or s.size]
             self._keys[i] = panel.key
-            self._sprites[i] = {}  # sprites may sit on data coordinates that moved
+            # sprites may sit on data coordinates that moved; a legend sits in axes
+            # coordinates, and its key says what it shows: its pixels still hold
+            anchored = {id(a) for a in panel.sprites if isinstance(a, Legend)}
+            self._sprites[i] = {k: v for k, v in self._sprites[i].items() if k[0] in anchored}
         if self._tangled or _any_overlap(self._boxes):
             self._draw_everything()  # boxes overlap (or did): panels cannot be cut apart
             self._tangled = _any_overlap(self._boxes)

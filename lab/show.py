@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from lab.diagnosis import diagnose, gradient_ratio, number  # noqa: E402
-from lab.plots import DashboardFigure, figure_png, layer_colors  # noqa: E402
+from lab.plots import DashboardFigure, figure_png, run_colors  # noqa: E402
 from lab.run import Run  # noqa: E402
 
 QUANTITIES = {
@@ -38,7 +38,7 @@ def profiles(runs: dict[str, Run], quantity: str = "act_grad_std", row: int = 0,
     fig = Figure(figsize=(9, 4.6), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    colors = layer_colors(max(len(runs), 2))
+    colors = run_colors(len(runs))  # runs are categories: not the layers' colour map
     for color, (label, run) in zip(colors, runs.items(), strict=False):
         values = getattr(run, quantity)[row]
         ax.plot(np.arange(1, run.depth + 1), values, marker="o", ms=3, lw=2, color=color,

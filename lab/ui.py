@@ -16,8 +16,8 @@ from lab import presets
 from lab.cache import ResultCache, resolve
 from lab.config import Config, lenient_from_query
 from lab.controls import GROUPS, LABELS, make_control, show_value
-from lab.diagnosis import diagnose
 from lab.export import lab_code, torch_code
+from lab.frame_view import FrameView, Views
 from lab.layout import VIEWS, page_options, style_html
 from lab.limits import Limits
 from lab.pacing import FramePacer
@@ -57,6 +57,7 @@ class Dashboard:
         self.run: Run | None = None
         self.pinned: Run | None = None
         self.figure = DashboardFigure()
+        self.views = Views()  # one FrameView per frame: the figure and the verdict read it
         self._figure_lock = threading.Lock()
         self._cond = threading.Condition()
         self._request: tuple[int, Config] | None = None  # newest config not yet started
@@ -209,7 +210,7 @@ class Dashboard:
     def _redraw(self) -> None:
         if self.run is not None:
             try:
-                self._draw(self.run, self._generation)
+                self._draw(self.views.of(self.run, self.pinned), self._generation)
             except Exception as e:  # noqa: BLE001 - a view error must not kill the app
                 self._fail(e)
 
@@ -289,7 +290,8 @@ class Dashboard:
         """Draw `run` and its status unless a newer config has been asked for since."""
         if self._cancelled(generation):
             return
-        self._draw(run, generation)
+        view = self.views.of(run, self.pinned)
+        self._draw(view, generation)
         if self._cancelled(generation):
             return
         self.run = run
@@ -300,16 +302,15 @@ class Dashboard:
         source = " · from cache" if run.from_cache else ""
         self.status.value = _escape(f"{_describe(cfg)} · {state}{loss} · {run.device}{source} · "
                                     f"{time.perf_counter() - t0:.1f} s")
-        verdict = diagnose(run)
-        self.diagnosis.value = f"<b>Diagnosis:</b> {_escape(verdict.text)}"
+        self.diagnosis.value = f"<b>Diagnosis:</b> {_escape(view.diagnosis.text)}"
         if run.finished and not stage:
             self._update_downloads(cfg)
 
-    def _draw(self, run: Run, generation: int) -> None:
+    def _draw(self, view: FrameView, generation: int) -> None:
         with self._figure_lock:
             if generation != self._generation:
                 return
-            self.figure.update(run, pinned=self.pinned)
+            self.figure.update(view.run, pinned=view.pinned, view=view)
             png = self.figure.png()
             if generation == self._generation:
                 self.image.value = png

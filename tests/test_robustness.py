@@ -127,7 +127,7 @@ def test_burst_of_50_changes_in_2s_ends_with_the_last_config_and_one_training(mo
             assert widget.value == getattr(expected, field), field
         # the picture is the last config's final run, pixel for pixel
         assert dash.last_png == dash.image.value == fresh_png(run)
-        assert dash.figure.title.get_text().startswith(f"{expected.depth} x {expected.width} mlp")
+        assert dash.figure.header.title.get_text().startswith(f"{expected.depth} x {expected.width} mlp")
         assert run.status() in dash.status.value and dash.message.value == ""
         assert dash.progress.max == expected.steps and dash.progress.value == run.steps_done
         # never two at once, counted two ways; stale configs were skipped, not queued
@@ -371,7 +371,7 @@ def train_shortened(cfg: Config) -> None:
     else:
         assert run.steps_done == short.steps and np.all(np.isfinite(run.loss))
     FIGURE.update(run)
-    assert FIGURE.title.get_text().startswith(f"{short.depth} x {short.width} {short.arch}")
+    assert FIGURE.header.title.get_text().startswith(f"{short.depth} x {short.width} {short.arch}")
 
 
 FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

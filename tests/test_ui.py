@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import lab
+import lab.frame_view
 import lab.ui
 from lab import presets
 from lab.export import lab_code, torch_code
@@ -228,3 +229,33 @@ def test_exported_lab_code_reproduces_the_config():
     exec(lab_code(cfg).replace("run = lab.train(cfg)", "").replace(
         "print(run.summary())", ""), namespace)
     assert namespace["cfg"] == cfg
+
+
+def test_each_frame_is_diagnosed_once_and_figure_and_text_share_it(monkeypatch):
+    calls = []
+    real = lab.frame_view.diagnose
+
+    def counted(run):
+        calls.append(run)
+        return real(run)
+
+    monkeypatch.setattr(lab.frame_view, "diagnose", counted)
+    updates = []
+    real_update = lab.ui.DashboardFigure.update
+
+    def update(self, run, pinned=None, view=None):
+        updates.append(view)
+        return real_update(self, run, pinned=pinned, view=view)
+
+    monkeypatch.setattr(lab.ui.DashboardFigure, "update", update)
+    d = Dashboard(FAST, cache=None)
+    try:
+        assert d.wait(120)
+        assert updates and all(v is not None for v in updates)  # the dashboard made the view
+        assert len(calls) == len(updates)  # one diagnosis per frame, not one each for both
+        view = d.figure.view
+        assert view is updates[-1] and view.run is d.run
+        assert d.diagnosis.value == f"<b>Diagnosis:</b> {lab.ui._escape(view.diagnosis.text)}"
+        assert d.figure.verdict.get_text().replace("\n", " ") == view.diagnosis.text
+    finally:
+        d.close()

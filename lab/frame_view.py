@@ -1,0 +1,51 @@
+"""FrameView: what one frame shows, computed once and read by the figure and the dashboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lab import theory
+from lab.config import Config
+from lab.data import Dataset, load
+from lab.diagnosis import Diagnosis, diagnose
+from lab.run import Run
+
+
+@dataclass(frozen=True)
+class FrameView:
+    """A Run with everything drawn from it beside its numbers."""
+
+    run: Run
+    pinned: Run | None  # a run to compare with, only if it has the same layers
+    diagnosis: Diagnosis
+    prediction: theory.Prediction | None  # mean-field theory at init (None: does not apply)
+    data: Dataset
+    kind: str  # dataset kind for panel f: "2d", "image" or "none"
+
+    @property
+    def chance(self) -> float:
+        """Accuracy of guessing one class: 1 / number of classes."""
+        return 1.0 / self.data.n_classes
+
+
+class Views:
+    """Makes FrameViews; the theory's quadrature runs once per config, not once per frame."""
+
+    def __init__(self):
+        # one tuple, replaced whole: a view made on another thread never pairs a config
+        # with another config's prediction
+        self._theory: tuple[Config | None, theory.Prediction | None] = (None, None)
+
+    def of(self, run: Run, pinned: Run | None = None) -> FrameView:
+        """The view of `run` (with `pinned` if it has as many layers)."""
+        cfg = run.config
+        cached, prediction = self._theory
+        if cfg != cached:
+            prediction = theory.predict(cfg)
+            self._theory = (cfg, prediction)
+        data = load(cfg)
+        kind = ("image" if data.image_shape is not None
+                else "2d" if data.n_features == 2 else "none")
+        if pinned is not None and pinned.depth != run.depth:
+            pinned = None  # ghosts compare like with like: the same layers
+        return FrameView(run, pinned, diagnose(run), prediction, data, kind)
