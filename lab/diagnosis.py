@@ -173,8 +173,8 @@ def _cause(run: Run) -> _Cause | None:
     cfg, depth = run.config, run.depth
     act = cfg.activation
     if np.all(run.act_std[0] < 1e-7):
-        return _Cause("symmetric", "all-zero init gives all units of a layer the same "
-                      "gradient: they stay identical", tuple(range(1, depth + 1)),
+        return _Cause("symmetric", "zero init gives a layer's units equal gradients, so they "
+                      "stay identical", tuple(range(1, depth + 1)),
                       "a random init (He or Xavier)")
     dead = run.act_dead[-1]
     if np.any(dead > DEAD):

@@ -47,7 +47,7 @@ _PRESETS = (
         "tanh-saturation", "Saturated tanh units",
         Config(activation="tanh", init="normal", init_gain=1.0),
         "With N(0, 1) weights (8x the Xavier scale) about 3/4 of the tanh units in layers 2-10 "
-        "sit near -1 or +1, where tanh is flat, and stay there: the net reaches only 55-70%, "
+        "sit near -1 or +1, where tanh is flat, and stay there: the net reaches only 45-65%, "
         "Xavier init over 95%.",
         ("saturated", "watch"),
     ),
@@ -116,7 +116,7 @@ _PRESETS = (
         _EXPLODING.replace(clip="norm", clip_threshold=5.0),
         "Clipping the gradient norm to 5 rescues the exploding init: the net that blows up "
         "within 3 steps without clipping trains all 300 steps, its loss falling from ~1400 to "
-        "below 1, accuracy to >80%.",
+        "below 2, accuracy to >80%.",
         ("healthy", "fine"),
     ),
     Preset(

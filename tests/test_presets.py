@@ -133,7 +133,7 @@ def check_tanh_saturation(cfg: Config) -> None:
     saturated = run.act_saturated[:, 1:].mean(axis=1)  # layers 2-10, per recorded step
     assert 0.65 < saturated[0] < 0.85  # ~3/4 at init
     claim("preset tanh-saturation: least saturation in training", saturated.min(), low=0.6)
-    claim("preset tanh-saturation: val acc", run.val_acc[-1], high=0.7)
+    claim("preset tanh-saturation: val acc", run.val_acc[-1], 0.45, 0.65)  # "45-65%"
     xavier = trained(cfg.replace(init="xavier_normal"))
     assert np.nanmax(xavier.act_saturated[0]) < 0.01
     claim("preset tanh-saturation: Xavier val acc", xavier.val_acc[-1], low=0.95)
@@ -250,9 +250,9 @@ def check_clip_saves_exploding(cfg: Config) -> None:
     claim("preset clip-saves-exploding: steps before diverging", min(diverged(run), run.steps_done),
           low=300)
     claim("preset clip-saves-exploding: clipped share", run.clipped_fraction, low=0.5)
-    # "below 1": the median, since the clipped steps still make the loss spike now and then
+    # "below 2": the median, since the clipped steps still make the loss spike now and then
     claim("preset clip-saves-exploding: median loss of the last 50 steps",
-          np.median(run.loss[-50:]), high=1.0)
+          np.median(run.loss[-50:]), high=2.0)
     claim("preset clip-saves-exploding: val acc", run.val_acc[-1], low=0.8)
     assert 1000 < run.loss[0] < 2000  # "~1400", seed 0's first loss
 

@@ -127,7 +127,8 @@ def test_burst_of_50_changes_in_2s_ends_with_the_last_config_and_one_training(mo
             assert widget.value == getattr(expected, field), field
         # the picture is the last config's final run, pixel for pixel
         assert dash.last_png == dash.image.value == fresh_png(run)
-        assert dash.figure.header.title.get_text().startswith(f"{expected.depth} x {expected.width} mlp")
+        title = dash.figure.header.title.get_text()
+        assert title.startswith(f"{expected.depth} x {expected.width} mlp")
         assert run.status() in dash.status.value and dash.message.value == ""
         assert dash.progress.max == expected.steps and dash.progress.value == run.steps_done
         # never two at once, counted two ways; stale configs were skipped, not queued
