@@ -81,7 +81,7 @@ class LossPanel:
         clipped = np.flatnonzero(run.clipped)
         self.clip_marks.set_data(clipped, np.full(len(clipped), 0.03))
         self.clip_marks.set_visible(len(clipped) > 0)
-        last = max(run.config.steps - 1, 1)
+        last = max(run.config.steps, 1)  # the last evaluation is of the weights after all steps
         ax.set_xlim(0, last)
         self.acc_ax.set_xlim(0, last)
         steady.log_ylim(ax, "d", positive(np.concatenate(series)))

@@ -175,6 +175,16 @@ def test_accuracy_axis_has_the_chance_line(runs, name, classes):
     assert fig.ax["d"].get_ylabel().startswith("loss")
 
 
+@pytest.mark.parametrize("name", ["default", "early", "digits"])
+def test_the_reported_evaluation_is_inside_panel_d(runs, name):
+    """The last validation point (the final model's) is drawn, not clipped at the axis edge."""
+    fig = DashboardFigure(width_px=640, height_px=400)
+    fig.update(runs[name])
+    low, high = fig.losses.acc_ax.get_xlim()
+    x, _ = fig.losses.acc_line.get_data()
+    assert x[-1] == runs[name].val_steps[-1] and low <= x[-1] <= high
+
+
 def test_diverged_run_shows_no_accuracy_after_divergence(runs):
     run = runs["nan"]
     fig = DashboardFigure(width_px=640, height_px=400)
