@@ -103,9 +103,16 @@ def test_a_hit_returns_the_same_run_without_training(cache, counted):
     assert frames == [hit]  # the dashboard draws the cached Run once
     assert_same_run(hit, first)
     assert hit.status() == first.status() == "finished 40 steps"
-    # the weights load into a fresh model and compute what the trained ones compute
+    # the weights load into a fresh model and compute what the trained ones compute: the
+    # reported validation loss and accuracy, exactly (same device, eval mode)
     model = lab.build_model(SMALL)
     model.load_state_dict(hit.model_state)
+    data = lab.data.load(SMALL)
+    with torch.no_grad():
+        logits = model.eval()(data.x_val)
+    loss = torch.nn.functional.cross_entropy(logits, data.y_val).item()
+    acc = (logits.argmax(1) == data.y_val).float().mean().item()
+    assert loss == pytest.approx(hit.val_loss[-1], rel=1e-6) and acc == hit.val_acc[-1]
 
 
 def test_round_trip_keeps_nan_and_the_prediction_grid(cache, trained):

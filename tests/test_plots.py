@@ -12,6 +12,7 @@ from PIL import Image
 import lab
 from lab.diagnosis import diagnose
 from lab.plots import DashboardFigure, shown_layers
+from lab.render import figure_png
 
 FAST = dict(n_samples=300, width=16, steps=30)
 
@@ -85,7 +86,14 @@ def test_diverged_run_draws_what_came_before(runs):
     assert fig.event_line.get_visible() and fig.event_line.get_xdata()[0] == run.diverged_at
     assert fig.event_text.get_text() == f"diverged at step {run.diverged_at}"
     assert fig.pred.note.get_text().startswith("no predictions")
-    fig.png()  # renders despite NaN and inf in the record
+    image = Image.open(io.BytesIO(fig.png()))  # renders despite NaN and inf in the record
+    assert image.size == (1280, 800)
+    # the evaluations before the divergence leave ink: without the losses the pixels differ
+    drawn = np.asarray(image.convert("RGB"))
+    fig.losses.loss_line.set_visible(False)
+    fig.losses.val_line.set_visible(False)
+    bare = np.asarray(Image.open(io.BytesIO(figure_png(fig.fig))).convert("RGB"))
+    assert (drawn != bare).any(axis=-1).sum() > 20
 
 
 def test_ghost_lines_only_when_pinned(runs):

@@ -296,6 +296,39 @@ def field_ok(name: str, value) -> bool:
     return (x >= low if low_in else x > low) and (x <= high if high_in else x < high)
 
 
+# Each numeric field's edges, written from what the field means (not from config's table, which
+# field_ok reads): a wrong entry in that table fails here even though field_ok agrees with it.
+EDGES = {  # field: (values that must be accepted, values that must be refused)
+    "depth": ([1, 100], [0, 101]),
+    "width": ([4, 1024], [3, 1025]),
+    "init_gain": ([1e-6, 100.0], [0.0, -1.0, 100.5]),  # a zero scale is zero init: its own scheme
+    "dropout": ([0.0, 0.95], [1.0, -0.1]),  # dropping everything leaves nothing to train
+    "lr": ([1e-9, 100.0], [0.0, -1e-3, 101.0]),
+    "weight_decay": ([0.0, 10.0], [-1e-3, 10.5]),
+    "batch_size": ([1, 4096], [0, 4097]),
+    "steps": ([1, 20000], [0, 20001]),
+    "clip_threshold": ([1e-9, 1e6], [0.0, -1.0]),  # a zero norm would stop every update
+    "early_stopping": ([0, 1000], [-1, 1001]),  # 0 = off
+    "noise": ([0.0, 5.0], [-0.1, 5.5]),
+    "n_samples": ([20, 70000], [19, 70001]),
+    "seed": ([0, 2**31 - 1], [-1, 2**31]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDGES))
+def test_numeric_fields_accept_and_refuse_their_edges(name):
+    good, bad = EDGES[name]
+    for value in good:
+        assert getattr(Config(**{name: value}), name) == value
+    for value in bad:
+        with pytest.raises(ValueError, match=f"{name}="):
+            Config(**{name: value})
+
+
+def test_every_numeric_field_has_its_edges_written_down():
+    assert set(EDGES) == set(C._RANGES)
+
+
 def combination_field(values: dict) -> str | None:
     """The field a cross-field rule rejects (given every field valid), or None."""
     if values["arch"] == "cnn" and values["dataset"] not in C.IMAGE_DATASETS:

@@ -157,11 +157,24 @@ def test_values_beyond_a_slider_range_are_shown_not_clamped():
 def test_lesson_widget_shows_only_its_controls():
     d = Dashboard(FAST, fields=["depth", "activation"], autostart=False)
     assert list(d.controls) == ["depth", "activation"]
+    assert visible_labels(d.widget) == ["Hidden layers", "Activation"]  # what the page shows
     d.close()
 
 
+def visible_labels(widget) -> list[str]:
+    """Descriptions of the config controls a browser would show: the widget tree walked from
+    the top, skipping every subtree whose layout hides it."""
+    labels = {label for _, label, _ in lab.ui.LABELS.values()}
+    if getattr(widget, "layout", None) is not None and widget.layout.display == "none":
+        return []
+    own = [widget.description] if getattr(widget, "description", None) in labels else []
+    return own + [x for child in getattr(widget, "children", ()) for x in visible_labels(child)]
+
+
 def _shown(d):
-    return [f for f, w in d.controls.items() if w.layout.display != "none"]
+    shown = [f for f, w in d.controls.items() if w.layout.display != "none"]
+    assert visible_labels(d.widget) == [lab.ui.LABELS[f][1] for f in shown]  # and only those
+    return shown
 
 
 def test_projector_mode_shows_the_scenarios_controls_and_keeps_the_text_repr():
