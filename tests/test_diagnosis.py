@@ -13,7 +13,7 @@ import pytest
 import lab
 from lab import diagnosis
 from lab.config import CLASSES, Config
-from lab.diagnosis import Diagnosis, diagnose, number
+from lab.diagnosis import Diagnosis, diagnose, number, per_layer_gain
 
 CFG = Config(depth=6, width=8, n_samples=120, steps=60)
 
@@ -140,6 +140,16 @@ def test_where_groups_layers_into_spans():
     assert diagnosis._where((2, 3, 4, 7)) == "4 of layers 2-7"
     assert diagnosis._where((1, 2, 5)) == "layers 1-2, 5"
     assert diagnosis._where(tuple(range(2, 11))) == "layers 2-10"
+
+
+def test_per_layer_gain_is_the_geometric_mean_of_layer_to_layer_factors():
+    run = lab.inspect(CFG.replace(activation="sigmoid", init="xavier_normal"))
+    g = run.act_grad_std[0]
+    factors = g[:-1] / g[1:]  # layer l over layer l+1, one factor per layer boundary
+    assert per_layer_gain(run) == pytest.approx(np.exp(np.log(factors).mean()), rel=1e-12)
+    assert per_layer_gain(run, first=2) == pytest.approx(np.exp(np.log(factors[1:]).mean()))
+    assert per_layer_gain(run) < 0.25 * 1.05  # a sigmoid passes back at most 1/4 (Xavier)
+    assert np.isnan(per_layer_gain(lab.inspect(CFG.replace(depth=1))))  # nothing to compare
 
 
 def test_severity_must_be_known():

@@ -15,7 +15,7 @@ from lab import presets
 from lab.claims import claim
 from lab.config import Config
 from lab.data import load
-from lab.diagnosis import diagnose
+from lab.diagnosis import diagnose, per_layer_gain
 
 MAX_VERDICT = 160  # characters: two lines of the figure's header, one line of the dashboard's
 
@@ -39,15 +39,6 @@ def inspected(cfg: Config) -> lab.Run:
 def grad_at_init(run: lab.Run) -> np.ndarray:
     """Std of dL/d(activation) per layer at step 0, layer 1 first."""
     return run.act_grad_std[0]
-
-
-def backward_gain(g: np.ndarray, start: int = 1) -> float:
-    """Geometric-mean factor by which the gradient grows per layer toward the input.
-
-    Starts at layer start+1 (layer 1 has fan-in 2, so it is not a typical layer).
-    """
-    v = np.log(g[start:])
-    return float(np.exp((v[0] - v[-1]) / (len(v) - 1)))
 
 
 def final_loss(run: lab.Run, last: int = 20) -> float:
@@ -108,7 +99,7 @@ def diverged(run: lab.Run) -> float:
 def check_vanishing_sigmoid(cfg: Config) -> None:
     run = trained(cfg)
     g = grad_at_init(run)
-    assert backward_gain(g) <= 0.25 * 1.05  # sigmoid' <= 1/4 (Xavier: weights ~1)
+    assert per_layer_gain(run, first=2) <= 0.25 * 1.05  # sigmoid' <= 1/4 (Xavier: weights ~1)
     assert 1e-7 < g[0] / g[-1] < 1e-5  # "about a millionth"
     change = weight_change(cfg, run)  # layer 1 barely moved, layer 10 did
     claim("preset vanishing-sigmoid: layer 1 weight change", change[0], high=1e-4)
@@ -122,7 +113,7 @@ def check_exploding_init(cfg: Config) -> None:
     run = trained(cfg)
     claim("preset exploding-init: diverged at step", diverged(run), 0, 2)  # "within 3 steps"
     g = grad_at_init(run)  # seed 0's initialization, the same on every machine:
-    assert backward_gain(g) == pytest.approx(2.0, rel=0.15)  # gain^2 = 4 in variance
+    assert per_layer_gain(run, first=2) == pytest.approx(2.0, rel=0.15)  # gain^2 = 4: variance
     assert 150 < g[0] / g[-1] < 600  # "~300x"
     assert 1000 < run.loss[0] < 2000  # "~1400"
 
@@ -185,7 +176,8 @@ def check_he_relu(cfg: Config) -> None:
     g = grad_at_init(inspected(cfg))
     assert g.max() / g.min() < 3  # "within 3x of flat" over 20 layers
     gx = grad_at_init(inspected(cfg.replace(init="xavier_normal")))
-    assert backward_gain(gx) == pytest.approx(2**-0.5, rel=0.08)  # relu halves the variance
+    xavier = inspected(cfg.replace(init="xavier_normal"))
+    assert per_layer_gain(xavier, first=2) == pytest.approx(2**-0.5, rel=0.08)  # relu halves
     assert 3e-4 < gx[0] / gx[-1] < 3e-3  # "~1/1000 at layer 1"
 
 
@@ -219,10 +211,10 @@ def check_batchnorm_after(cfg: Config) -> None:
 @check_of("batchnorm-deep-explodes")
 def check_batchnorm_deep_explodes(cfg: Config) -> None:
     g = grad_at_init(inspected(cfg))  # the claim is about initialization: step 0 of train
-    assert 1.15 < backward_gain(g) < 1.3  # Yang et al.: sqrt(pi / (pi - 1)) = 1.21 for ReLU
+    # Yang et al.: sqrt(pi / (pi - 1)) = 1.21 per layer for ReLU
+    assert 1.15 < per_layer_gain(inspected(cfg), first=2) < 1.3
     assert 1e4 < g[0] / g[-1] < 1e5  # "~30,000x"
-    plain = grad_at_init(inspected(cfg.replace(batchnorm="none")))
-    assert 0.95 < backward_gain(plain) < 1.05
+    assert 0.95 < per_layer_gain(inspected(cfg.replace(batchnorm="none")), first=2) < 1.05
 
 
 @check_of("dropout-heavy")
