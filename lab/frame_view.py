@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from lab import theory
 from lab.config import Config
 from lab.data import Dataset, load
-from lab.diagnosis import Diagnosis, diagnose
+from lab.diagnosis import Diagnosis, chance, diagnose
 from lab.run import Run
 
 
@@ -24,8 +24,8 @@ class FrameView:
 
     @property
     def chance(self) -> float:
-        """Accuracy of guessing one class: 1 / number of classes."""
-        return 1.0 / self.data.n_classes
+        """Accuracy of guessing one class: the chance the verdict measures against."""
+        return chance(self.run.config)
 
 
 class Views:

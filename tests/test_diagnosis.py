@@ -129,6 +129,12 @@ def test_divergence_is_a_problem_with_its_step(at_init):
     assert verdict.text.startswith("Diverged at step 17:")
 
 
+@pytest.mark.parametrize("name", ["spirals", "moons", "circles", "xor", "digits"])
+def test_the_chance_level_is_the_dataset_s_own(name):
+    cfg = Config(dataset=name, n_samples=200)
+    assert diagnosis.chance(cfg) == 1 / lab.data.load(cfg).n_classes
+
+
 def test_numbers_in_words():
     assert number(0.0) == "0" and "0e0" not in number(0.0)
     assert [number(x) for x in (0.5, 31.0, 2e-13, 3.6e4, 1e-6)] == [
