@@ -53,7 +53,7 @@ _PRESETS = (
     ),
     Preset(
         "dead-relu", "Dead ReLU units (learning rate too large)", Config(lr=0.1),
-        "Adam at lr 0.1 (30x the default) kills ReLUs: within 60 steps over 85% of the units in "
+        "Adam at lr 0.1 (30x the default) kills ReLUs: within 60 steps over 75% of the units in "
         "layers 2-10 output 0 for every input (~20% at init), get no gradient, stay dead, and the "
         "net stays at chance.",
         ("dead", "problem"),
