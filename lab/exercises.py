@@ -1,0 +1,54 @@
+"""Checks for the lessons' coding exercises: each compares a student's answer with the lab's own.
+
+A lesson's exercise cell (tagged `exercise`) is self-contained: it builds what it needs, holds
+one placeholder line `name = ...  # your code`, and ends with a call to a check below. Left as
+`...`, the check prints what to do (the same text on every machine, so nbval can compare it);
+with the folded solution in place it prints "Correct". tests/test_exercises.py runs every
+lesson's exercise both ways.
+"""
+
+from __future__ import annotations
+
+import math
+
+from lab.diagnosis import per_layer_gain
+from lab.run import Run
+
+NOT_YET = "Not answered yet:"
+CORRECT = "Correct:"
+WRONG = "Not quite:"
+
+
+def report(answer: object, expected: float, what: str, task: str, rel: float = 1e-3,
+           hint: str = "") -> bool:
+    """Print whether `answer` matches `expected` within relative tolerance `rel`; True if so.
+
+    `what` names the quantity ("the per-layer gain"), `task` says what to do while the answer is
+    still the placeholder `...`, `hint` what to check when it is wrong. The printed text never
+    contains a trained number, so that the saved output is the same on every machine.
+    """
+    if answer is Ellipsis:
+        print(f"{NOT_YET} {task}")
+        return False
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        print(f"{WRONG} {what} should be a number, got {type(answer).__name__}.")
+        return False
+    ok = math.isclose(value, expected, rel_tol=rel, abs_tol=0.0) or (
+        math.isnan(value) and math.isnan(expected))
+    if ok:
+        print(f"{CORRECT} that is {what}.")
+    else:
+        print(f"{WRONG} that is not {what}. {hint}".rstrip())
+    return ok
+
+
+def check_gain(answer: object, run: Run) -> bool:
+    """Lesson 01: the per-layer gain of dL/da at init, from the last hidden layer to layer 1."""
+    return report(
+        answer, per_layer_gain(run), "the per-layer gain",
+        "replace ... with the geometric-mean factor per layer, from run.act_grad_std[0].",
+        hint="Divide layer 1's gradient std by the last layer's, then take the "
+             "(depth - 1)-th root.")
+

@@ -1,0 +1,66 @@
+"""Every lesson ends with a coding exercise whose folded solution the lab itself checks.
+
+For each lesson: the exercise cell (tagged `exercise`) run as saved says "Not answered yet"; run
+with the placeholder line replaced by the folded solution (the python block in the next
+markdown cell's <details>) it says "Correct"; with a wrong number in its place, "Not quite".
+"""
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lab import exercises
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb") if re.match(r"\d\d_", p.name))
+PLACEHOLDER = re.compile(r"^(\s*)(\w+) = \.\.\.\s*# your code.*$", re.M)
+
+
+def exercise(path: Path) -> tuple[str, str]:
+    """(the exercise cell's source, the solution code folded after it)."""
+    cells = nbformat.read(path, as_version=4).cells
+    marked = [i for i, c in enumerate(cells) if "exercise" in c.metadata.get("tags", [])]
+    assert len(marked) == 1, f"{path.name}: {len(marked)} cells tagged 'exercise', want 1"
+    i = marked[0]
+    after = [c for c in cells[i + 1:] if c.cell_type == "markdown"]
+    assert after, f"{path.name}: no markdown cell after the exercise"
+    found = re.search(r"<details>.*?```python\n(.*?)```.*?</details>", after[0].source, re.S)
+    assert found, f"{path.name}: the cell after the exercise folds no python solution"
+    return cells[i].source, found.group(1)
+
+
+def run_cell(source: str) -> str:
+    """Execute `source` in a fresh namespace; what it printed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(source, "<exercise>", "exec"), {})
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("path", LESSONS,
+                         ids=lambda p: p.relative_to(ROOT / "notebooks").as_posix())
+def test_exercise_checks_the_folded_solution(path):
+    source, solution = exercise(path)
+    assert len(PLACEHOLDER.findall(source)) == 1, f"{path.name}: want one `x = ...  # your code`"
+    assert exercises.NOT_YET in run_cell(source)
+    indent = PLACEHOLDER.search(source).group(1)
+    body = "\n".join(indent + line for line in solution.strip().splitlines())
+    solved = PLACEHOLDER.sub(lambda _: body, source, count=1)
+    assert exercises.CORRECT in run_cell(solved), f"{path.name}: the folded solution fails"
+    name = PLACEHOLDER.search(source).group(2)
+    wrong = PLACEHOLDER.sub(lambda m: f"{m.group(1)}{name} = 12345.678", source, count=1)
+    assert exercises.WRONG in run_cell(wrong), f"{path.name}: a wrong answer passes"
+
+
+def test_report_tells_placeholder_right_and_wrong_apart(capsys):
+    assert not exercises.report(..., 2.0, "x", "do it")
+    assert exercises.report(2.0005, 2.0, "x", "do it", rel=1e-3)
+    assert not exercises.report(2.01, 2.0, "x", "do it", rel=1e-3)
+    assert not exercises.report("two", 2.0, "x", "do it")
+    out = capsys.readouterr().out
+    assert out.count(exercises.NOT_YET) == 1 and out.count(exercises.CORRECT) == 1
+    assert out.count(exercises.WRONG) == 2
