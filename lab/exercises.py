@@ -10,9 +10,13 @@ lesson's exercise both ways.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from lab.diagnosis import per_layer_gain
 from lab.run import Run
+
+if TYPE_CHECKING:
+    import torch
 
 NOT_YET = "Not answered yet:"
 CORRECT = "Correct:"
@@ -52,3 +56,28 @@ def check_gain(answer: object, run: Run) -> bool:
         hint="Divide layer 1's gradient std by the last layer's, then take the "
              "(depth - 1)-th root.")
 
+
+
+def check_diverged_at(answer: object, run: Run) -> bool:
+    """Lesson 02: the first step whose loss or gradient norm is not finite (run.diverged_at)."""
+    expected = float("nan") if run.diverged_at is None else float(run.diverged_at)
+    return report(
+        answer, expected, "the step the run diverged at",
+        "replace ... with the first step whose loss or gradient norm is inf or NaN.",
+        hint="Look for the first False of np.isfinite in run.loss or run.global_grad_norm; "
+             "steps count from 0.")
+
+
+def he_std(weight: torch.Tensor) -> float:
+    """He (Kaiming) initialization's weight std for `weight`'s fan-in: sqrt(2 / fan_in)."""
+    fan_in = weight[0].numel()  # inputs per unit: in_features (x kernel size for a conv)
+    return math.sqrt(2.0 / fan_in)
+
+
+def check_he_std(answer: object, weight: torch.Tensor) -> bool:
+    """Lesson 03: the std He initialization draws `weight` with (from its fan-in, not sampled)."""
+    return report(
+        answer, he_std(weight), "He's weight std for this layer",
+        "replace ... with the std He initialization uses for this layer's fan-in.",
+        hint="He's variance is 2 / fan_in; fan_in is the number of inputs per unit "
+             "(weight.shape[1]). weight.std() is only an estimate from a sample.")

@@ -64,3 +64,20 @@ def test_report_tells_placeholder_right_and_wrong_apart(capsys):
     out = capsys.readouterr().out
     assert out.count(exercises.NOT_YET) == 1 and out.count(exercises.CORRECT) == 1
     assert out.count(exercises.WRONG) == 2
+
+
+def test_he_std_is_the_std_kaiming_init_draws_with():
+    import math
+
+    import torch
+
+    from lab.config import Config
+    from lab.models import build_model
+
+    weight = build_model(Config(activation="relu", init="kaiming_normal", width=256)).blocks[1]
+    weight = weight.layer.weight.detach()  # (256, 256): 65,536 draws
+    assert exercises.he_std(weight) == pytest.approx(math.sqrt(2 / 256))
+    assert float(weight.std()) == pytest.approx(exercises.he_std(weight), rel=0.02)
+    assert exercises.he_std(torch.nn.Conv2d(3, 8, 3).weight) == pytest.approx(math.sqrt(2 / 27))
+    assert exercises.check_he_std(math.sqrt(2 / 256), weight)
+    assert not exercises.check_he_std(1.0, weight)  # the articles' "standard normal"
