@@ -54,7 +54,7 @@ test-portable: $(STAMP)
 
 # Re-execute every notebook and save its outputs, on any machine (~5 min).
 notebooks: $(STAMP)
-	$(BIN)/python tools/execute_notebooks.py notebooks/*.ipynb
+	$(BIN)/python tools/execute_notebooks.py notebooks/*.ipynb notebooks/zh/*.ipynb
 
 # Measure every claim over 3 seeds x 2 CPU kernel settings into docs/claims.json (~30 min).
 spread: $(STAMP)

@@ -13,7 +13,8 @@ import pytest
 from lab.claims import LOG_ENV, claim
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted([*(ROOT / "notebooks").glob("*.ipynb"),
+                    *(ROOT / "notebooks").glob("zh/*.ipynb")])  # Chinese editions too
 PRESET_TESTS = ROOT / "tests" / "test_presets.py"
 MEASURED = ROOT / "docs" / "claims.json"
 IGNORE_TAG = "nbval-ignore-output"
@@ -99,7 +100,7 @@ def notebook_cells():
         nb = nbformat.read(path, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
         for i, cell in enumerate(code, 1):
-            yield path.name, i, cell
+            yield path.relative_to(ROOT / "notebooks").as_posix(), i, cell
 
 
 def ignores_output(cell) -> bool:
@@ -133,7 +134,8 @@ def test_lessons_and_presets_make_claims_with_unique_names():
     names = [c[0] for c in ALL_CLAIMS]
     assert len(names) >= 30
     assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
-    for lesson in (p.name for p in NOTEBOOKS if re.match(r"\d\d_", p.name)):
+    for lesson in (p.relative_to(ROOT / "notebooks").as_posix() for p in NOTEBOOKS
+                   if re.match(r"\d\d_", p.name)):
         assert any(c[3].startswith(lesson) for c in ALL_CLAIMS), f"{lesson} claims nothing"
 
 

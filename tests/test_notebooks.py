@@ -10,8 +10,16 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-LESSONS = [p for p in NOTEBOOKS if re.match(r"\d\d_", p.name)]
+NB = ROOT / "notebooks"
+NOTEBOOKS = sorted([*NB.glob("*.ipynb"), *NB.glob("zh/*.ipynb")])
+LESSONS = sorted(NB.glob("[0-9][0-9]_*.ipynb"))  # the English lessons
+ZH_LESSONS = sorted(NB.glob("zh/[0-9][0-9]_*.ipynb"))  # Chinese editions of some of them
+TRY_THIS = re.compile(r"try this|试一试", re.I)
+
+
+def rel(path: Path) -> str:
+    """The notebook's path under notebooks/ ("zh/01_vanishing_gradients.ipynb")."""
+    return path.relative_to(NB).as_posix()
 
 
 def code_cells(path: Path):
@@ -23,7 +31,17 @@ def test_there_are_ten_lessons_and_the_dashboard():
     assert (ROOT / "notebooks" / "dashboard.ipynb") in NOTEBOOKS
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ZH_LESSONS, ids=rel)
+def test_chinese_lesson_is_a_translation_of_an_english_one(path):
+    assert (NB / path.name).exists(), f"{rel(path)}: no English lesson of that name"
+    text = "".join(c.source for c in nbformat.read(path, as_version=4).cells
+                   if c.cell_type == "markdown")
+    han = len(re.findall(r"[\u4e00-\u9fff]", text))
+    words = len(re.findall(r"[A-Za-z]+", text))
+    assert han > 2 * words, f"{rel(path)}: {han} Chinese characters, {words} English words"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
 def test_cells_are_thin_calls_into_lab(path):
     for cell in code_cells(path):
         lines = [ln for ln in cell.source.splitlines() if ln.strip()]
@@ -34,20 +52,20 @@ def test_cells_are_thin_calls_into_lab(path):
                                          ast.Lambda)), f"{path.name}: logic belongs in lab"
 
 
-@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LESSONS + ZH_LESSONS, ids=rel)
 def test_lesson_has_a_saved_figure_an_exercise_and_a_folded_answer(path):
     nb = nbformat.read(path, as_version=4)
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if "image/png" in o.get("data", {})]
     assert images, f"{path.name}: no saved PNG output"
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    assert re.search(r"try this", text, re.I), f"{path.name}: no 'Try this' exercise"
+    assert TRY_THIS.search(text), f"{rel(path)}: no 'Try this' (试一试) exercise"
     assert "<details>" in text and "</details>" in text, f"{path.name}: no folded answer"
     sources = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "Dashboard(" in sources and "fields=" in sources, f"{path.name}: no small widget"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
 def test_saved_notebook_has_no_error_output(path):
     for cell in code_cells(path):
         assert all(o.get("output_type") != "error" for o in cell.outputs), path.name
@@ -55,5 +73,5 @@ def test_saved_notebook_has_no_error_output(path):
 
 def test_readme_lists_every_lesson():
     readme = (ROOT / "README.md").read_text()
-    for lesson in LESSONS:
-        assert f"notebooks/{lesson.name}" in readme, lesson.name
+    for lesson in LESSONS + ZH_LESSONS:
+        assert f"notebooks/{rel(lesson)}" in readme, rel(lesson)
