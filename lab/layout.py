@@ -1,4 +1,5 @@
-"""The dashboard's layout for every screen: one stylesheet, and the page options view= / fields=.
+"""The dashboard's layout for every screen: one stylesheet, and the page options view= /
+fields= / lang=.
 
 No widgets here (lab/ui.py places its boxes in the classes below). The layout adapts by CSS
 alone, to the dashboard's own width (a container query, so a narrow notebook column counts as
@@ -16,6 +17,7 @@ from __future__ import annotations
 from urllib.parse import unquote_plus
 
 from lab.config import _short
+from lab.i18n import LANGS
 
 VIEWS = ("dashboard", "present")  # what view= may be
 SIDE_BY_SIDE_PX = 900  # the dashboard's width from which controls and figure sit side by side
@@ -82,15 +84,18 @@ def style_html() -> str:
     return f"<style>{STYLESHEET}</style>"
 
 
-def page_options(query: str, controls: list[str]) -> tuple[str, str, list[str] | None, list[str]]:
-    """Split the page's own options off a URL query: (the config part, view, fields, problems).
+def page_options(query: str, controls: list[str]
+                 ) -> tuple[str, str, list[str] | None, str, list[str]]:
+    """Split the page's own options off a URL query:
+    (the config part, view, fields, lang, problems).
 
     view= is "dashboard" or "present"; fields= names the controls shown, comma-separated (any
-    of `controls`). A bad value is named in `problems` with what is allowed, and ignored: view
-    falls back to the dashboard, fields to every control (or to the valid names given).
+    of `controls`); lang= is "en" or "zh" (lab/i18n.py). A bad value is named in `problems`
+    with what is allowed, and ignored: view falls back to the dashboard, fields to every
+    control (or to the valid names given), lang to English.
     """
     rest: list[str] = []
-    view, fields, problems = "dashboard", None, []
+    view, fields, lang, problems = "dashboard", None, "en", []
     seen: set[str] = set()
     for part in str(query).lstrip("?")[:4096].split("&"):
         key, _, text = part.partition("=")
@@ -99,7 +104,7 @@ def page_options(query: str, controls: list[str]) -> tuple[str, str, list[str] |
         except ValueError:  # not understood: lenient_from_query names it
             rest.append(part)
             continue
-        if key not in ("view", "fields"):
+        if key not in ("view", "fields", "lang"):
             rest.append(part)
         elif key in seen:
             problems.append(f"{key}={_short(text)}: ignored, {key} is given more than once")
@@ -110,6 +115,13 @@ def page_options(query: str, controls: list[str]) -> tuple[str, str, list[str] |
             else:
                 problems.append(f"view={_short(text)}: must be one of {', '.join(VIEWS)}; "
                                 "showing the dashboard")
+        elif key == "lang":
+            seen.add(key)
+            if text in LANGS:
+                lang = text
+            else:
+                problems.append(f"lang={_short(text)}: must be one of {', '.join(LANGS)}; "
+                                "showing English")
         else:
             seen.add(key)
             names = [n.strip() for n in text.split(",") if n.strip()]
@@ -120,4 +132,4 @@ def page_options(query: str, controls: list[str]) -> tuple[str, str, list[str] |
                 problems.append(f"fields={_short(text)}: {shown} is not a control (controls: "
                                 f"{', '.join(controls)}); "
                                 + ("showing the others" if fields else "showing all controls"))
-    return "&".join(p for p in rest if p), view, fields, problems
+    return "&".join(p for p in rest if p), view, fields, lang, problems

@@ -1,0 +1,370 @@
+"""The dashboard's languages: English (the source) and Chinese (中文), one table of strings.
+
+`text(key, lang, **values)` returns the string of `key` in `lang` with `values` filled in. The
+English strings of the controls (lab/controls.py LABELS), of the verdict (lab/diagnosis.py) and
+of the presets (lab/presets.py) stay where they are; this table holds their Chinese and the
+dashboard's own strings in both languages. Messages that other modules raise in English (a bad
+query value, a config that does not go together, a run over the limits) are translated here by
+pattern (`message`), so config.py and limits.py keep one language. Pure Python: no widgets, no
+plotting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+LANGS = ("en", "zh")  # what lang= may be
+LANG_NAMES = {"en": "English", "zh": "中文"}  # each in its own language: the switch's labels
+
+# key -> English; the dashboard's own strings (controls' English is lab/controls.py's LABELS)
+EN: dict[str, str] = {
+    "preset": "Preset",
+    "preset.none": "(choose a scenario)",
+    "preset.option": "{name}: {title}",
+    "pin": "Pin as A/B",
+    "pin.tip": "Keep this run as grey ghost lines",
+    "unpin": "Unpin",
+    "share": "Share",
+    "share.tip": "Add to the page address",
+    "share.defaults": "(defaults)",
+    "code.show": "Show code",
+    "code.torch": "# the same network in plain PyTorch",
+    "download.png": "Download figure (PNG)",
+    "download.json": "Download config (JSON)",
+    "diagnosis": "<b>Diagnosis:</b> {text}",
+    "lang": "Language",
+    "lang.tip": "Language of the dashboard: English / 中文",
+    "status": "{describe} · {state}{loss} · {device}{source} · {seconds:.1f} s",
+    "status.training": "at initialization, training...",
+    "status.loss": " · loss {loss:.3g}",
+    "status.cache": " · from cache",
+    "status.error": "{describe} · stopped by an error",
+    "describe": ("depth {depth} · width {width} · {activation} · {init} x{init_gain:g} · "
+                 "{optimizer} lr {lr:g}"),
+    "failed": "Something went wrong: {what}",
+    "defaults": "{refused} Showing the defaults.",
+    # Run.status(), word for word (lab/run.py)
+    "run.init": "at initialization (step 0)",
+    "run.diverged": "diverged at step {step}",
+    "run.stopped_early": "stopped early at step {step}",
+    "run.time_limit": "stopped at the {limit:g} s CPU time limit at step {step}",
+    "run.cancelled": "cancelled at step {step} of {steps}",
+    "run.step": "step {step} of {steps}",
+    "run.finished": "finished {step} steps",
+    "run.restored": "{outcome}; showing the best weights, from step {step}",
+}
+
+# key -> Chinese. Keys with no English above: control.<field> / tip.<field> (a control's label
+# and tooltip), group.<group>, option.<field>.<value> (a dropdown's choice), diag.* (verdict
+# templates, lab/diagnosis.py). Some keys name config choices not in every version of the lab
+# (rmsprop, plateau, the Inputs dropdown): a table may hold more than the lab uses.
+ZH: dict[str, str] = {
+    "preset": "预设场景",
+    "preset.none": "（选择一个场景）",
+    "preset.option": "{name}：{title}",
+    "pin": "固定为 A/B 对照",
+    "pin.tip": "把这次运行保留为灰色的对照线",
+    "unpin": "取消固定",
+    "share": "分享",
+    "share.tip": "加在页面地址后面",
+    "share.defaults": "（默认设置）",
+    "code.show": "显示代码",
+    "code.torch": "# 同一个网络，用纯 PyTorch 写",
+    "download.png": "下载图像 (PNG)",
+    "download.json": "下载配置 (JSON)",
+    "diagnosis": "<b>诊断：</b>{text}",
+    "lang": "语言",
+    "lang.tip": "仪表盘的语言：English / 中文",
+    "status": "{describe} · {state}{loss} · {device}{source} · {seconds:.1f} 秒",
+    "status.training": "初始化完成，训练中……",
+    "status.loss": " · 损失 {loss:.3g}",
+    "status.cache": " · 来自缓存",
+    "status.error": "{describe} · 因错误而停止",
+    "describe": ("深度 {depth} · 宽度 {width} · {activation} · {init} x{init_gain:g} · "
+                 "{optimizer} 学习率 {lr:g}"),
+    "failed": "出错了：{what}",
+    "defaults": "{refused}改为显示默认设置。",
+    "run.init": "初始化时（第 0 步）",
+    "run.diverged": "在第 {step} 步发散",
+    "run.stopped_early": "在第 {step} 步提前停止",
+    "run.time_limit": "在第 {step} 步达到 {limit:g} 秒 CPU 时间上限而停止",
+    "run.cancelled": "在第 {step}/{steps} 步取消",
+    "run.step": "第 {step}/{steps} 步",
+    "run.finished": "已完成 {step} 步",
+    "run.restored": "{outcome}；显示最佳权重（来自第 {step} 步）",
+    # groups of controls
+    "group.Model": "模型",
+    "group.Initialization": "初始化",
+    "group.Regularization": "正则化",
+    "group.Optimization": "优化",
+    "group.Data": "数据",
+    # controls: label and tooltip
+    "control.depth": "隐藏层数",
+    "tip.depth": "隐藏层的数量：网络越深，梯度越容易消失或爆炸",
+    "control.width": "每层单元数",
+    "tip.width": "每个隐藏层的神经元数",
+    "control.activation": "激活函数",
+    "tip.activation": "每个隐藏层之后的非线性函数",
+    "control.residual": "跳跃连接",
+    "tip.residual": "把每个块的输入加到它的输出上（残差连接）",
+    "control.init": "权重初始化",
+    "tip.init": "初始权重如何抽取",
+    "control.init_gain": "初始化缩放",
+    "tip.init_gain": "初始化的倍数（对“正态分布”就是标准差）",
+    "control.batchnorm": "批归一化",
+    "tip.batchnorm": "在每个激活函数之前或之后做批归一化 (BatchNorm)",
+    "control.dropout": "Dropout 比例",
+    "tip.dropout": "训练时每个单元被丢弃的概率",
+    "control.weight_decay": "权重衰减",
+    "tip.weight_decay": "权重的 L2 惩罚",
+    "control.clip": "梯度裁剪",
+    "tip.clip": "限制梯度的全局范数或每个分量",
+    "control.clip_threshold": "裁剪阈值",
+    "tip.clip_threshold": "梯度裁剪使用的上限",
+    "control.optimizer": "优化器",
+    "tip.optimizer": "SGD、带动量 0.9 的 SGD、Adam 或 RMSprop",
+    "control.lr": "学习率",
+    "tip.lr": "优化器的步长",
+    "control.lr_schedule": "学习率调度",
+    "tip.lr_schedule": "保持不变、分段下降、余弦衰减，或在验证损失停滞时降低",
+    "control.batch_size": "批大小",
+    "tip.batch_size": "每一步使用的样本数",
+    "control.steps": "训练步数",
+    "tip.steps": "训练多少个优化步",
+    "control.early_stopping": "提前停止",
+    "tip.early_stopping": "连续这么多次评估没有改进就停止（0 = 从不）",
+    "control.restore_best": "恢复最佳权重",
+    "tip.restore_best": "训练结束时回到验证损失最低时的权重（需要开启提前停止）",
+    "control.dataset": "数据集",
+    "tip.dataset": "网络要学会分类的数据",
+    "control.standardize": "标准化",
+    "tip.standardize": "把输入缩放到均值 0、标准差 1",
+    "control.inputs": "输入预处理",  # the Inputs dropdown that replaces the checkbox
+    "tip.inputs": "z-score 标准化（用训练集统计量）、缩放到 [0, 1]，或原始值",
+    "control.noise": "噪声",
+    "tip.noise": "二维数据集的抖动",
+    "control.seed": "随机种子",
+    "tip.seed": "数据、初始化、批次和 dropout 的随机种子",
+    # dropdown choices (English: the value itself, as before; or the Config's label)
+    "option.activation.linear": "线性 (linear)",
+    "option.init.zeros": "全零",
+    "option.init.normal": "正态分布 N(0, 缩放²)",
+    "option.init.uniform": "均匀分布",
+    "option.init.xavier_normal": "Xavier 正态",
+    "option.init.xavier_uniform": "Xavier 均匀",
+    "option.init.kaiming_normal": "He (Kaiming) 正态",
+    "option.init.kaiming_uniform": "He (Kaiming) 均匀",
+    "option.init.lecun_normal": "LeCun 正态",
+    "option.init.orthogonal": "正交",
+    "option.batchnorm.none": "不用",
+    "option.batchnorm.before": "激活之前",
+    "option.batchnorm.after": "激活之后",
+    "option.optimizer.sgd": "SGD（随机梯度下降）",
+    "option.optimizer.momentum": "SGD + 动量 0.9",
+    "option.optimizer.adam": "Adam（自适应矩估计）",
+    "option.optimizer.rmsprop": "RMSprop（均方根传播）",
+    "option.lr_schedule.constant": "恒定",
+    "option.lr_schedule.step": "分段下降",
+    "option.lr_schedule.cosine": "余弦衰减",
+    "option.lr_schedule.plateau": "停滞时降低",
+    "option.clip.none": "不裁剪",
+    "option.clip.norm": "按范数裁剪",
+    "option.clip.value": "按值裁剪",
+    "option.dataset.spirals": "螺旋",
+    "option.dataset.moons": "双月",
+    "option.dataset.circles": "同心圆",
+    "option.dataset.xor": "异或 (XOR)",
+    "option.dataset.digits": "手写数字 (8x8)",
+    "option.dataset.mnist": "MNIST 手写数字",
+    "option.dataset.fashion_mnist": "Fashion-MNIST 服装图像",
+    "option.standardize.zscore": "标准化 (z-score)",
+    "option.standardize.unit": "缩放到 [0, 1]",
+    "option.standardize.none": "原始值",
+    # the verdict (lab/diagnosis.py), clause by clause
+    "diag.empty": "尚无记录。",
+    "diag.at_init": "初始化时",
+    "diag.step": "第 {step}/{steps} 步",
+    "diag.flow": "第 1 层收到的梯度是第 {depth} 层的 {ratio} 倍，{why}",
+    "diag.by_design": "这种增长来自{grower}的设计",
+    "diag.neither": "既没有消失也没有爆炸",
+    "diag.one_layer": "只有一个隐藏层，梯度无处可消失",
+    "diag.grower.residual": "跳跃连接",
+    "diag.grower.batchnorm": "批归一化层",
+    "diag.sentence": "{where}：{flow}。",
+    "diag.try": "{head}：{cause}。可以试试{remedy}。",
+    "diag.learns_but": "在学习（{words}），但{cause}。可以试试{remedy}。",
+    "diag.healthy": "健康：验证准确率 {words}（随机猜测为 {chance}）{flow}。",
+    "diag.healthy_flow": "；第 1 层收到的梯度是第 {depth} 层的 {ratio} 倍",
+    "diag.so_far": "目前 {words}",
+    "diag.lately": "最近在 {low}-{high} 之间",
+    "diag.stuck": "停在随机水平附近（{words}，随机猜测为 {chance}）",
+    "diag.partly": "只学到一部分（{words}，随机猜测为 {chance}）",
+    "diag.slow": "{head}；损失下降得很慢。可以试试{remedy}。",
+    "diag.diverged": "在第 {step} 步发散：损失或某个梯度变成了 inf/NaN{detail}。可以试试{remedy}。",
+    "diag.diverged_detail": "（初始化时第 1 层得到的梯度是第 {depth} 层的 {ratio} 倍）",
+    "diag.symmetric": "全零初始化让同一层的单元得到相同的梯度，所以它们始终一模一样",
+    "diag.dead": "{where}中 {share} 的 ReLU 已经死亡（对每个输入都输出 0，没有梯度）",
+    "diag.saturated": "{where}中 {share} 的 {act} 单元停在函数平坦的两端",
+    "diag.linear": "线性层叠在一起仍是一个线性映射，它的类别边界是直线",
+    "diag.vanishing": "{when}的梯度是第 {depth} 层的 {ratio} 倍（{where}低于 1/100）",
+    "diag.exploding": "{when}的梯度是第 {depth} 层的 {ratio} 倍{why}",
+    "diag.exploding_bn": "（批归一化使它增长）",
+    "diag.when.now": "第 1 层得到",
+    "diag.when.init": "初始化时第 1 层得到",
+    "diag.layer": "第 {layer} 层",
+    "diag.layers": "第 {spans} 层",
+    "diag.some_layers": "第 {first}-{last} 层中的 {count} 层",
+    # remedies, by their English words
+    "remedy.a larger learning rate or more steps": "更大的学习率或更多的训练步数",
+    "remedy.a smaller init gain or gradient clipping": "更小的初始化缩放或梯度裁剪",
+    "remedy.a lower learning rate or gradient clipping": "更低的学习率或梯度裁剪",
+    "remedy.a random init (He or Xavier)": "随机初始化（He 或 Xavier）",
+    "remedy.a lower learning rate or leaky ReLU": "更低的学习率或 leaky ReLU",
+    "remedy.Xavier init or a smaller init gain": "Xavier 初始化或更小的初始化缩放",
+    "remedy.batch norm before the activation": "在激活函数之前加批归一化",
+    "remedy.a nonlinear activation": "非线性的激活函数",
+    "remedy.fewer layers or skip connections": "更少的层或跳跃连接",
+    "remedy.a larger init gain": "更大的初始化缩放",
+    "remedy.He init": "He 初始化",
+    "remedy.batch norm, or ReLU with He init": "批归一化，或 ReLU 配 He 初始化",
+    "remedy.batch norm or skip connections": "批归一化或跳跃连接",
+}
+
+
+def check_lang(lang: str) -> str:
+    """`lang` if it is one of LANGS; ValueError naming it and what is allowed otherwise."""
+    if lang not in LANGS:
+        raise ValueError(f"lang={lang!r}: must be one of {', '.join(LANGS)}")
+    return lang
+
+
+def text(key: str, lang: str = "en", en: str | None = None, **values: Any) -> str:
+    """The string `key` in `lang` (English: EN[key], or `en` where the English lives
+    elsewhere), with `values` filled in by str.format."""
+    if lang == "zh" and key in ZH:
+        template = ZH[key]
+    elif en is not None:
+        template = en
+    else:
+        template = EN[key]
+    return template.format(**values) if values else template
+
+
+def option_label(field: str, value: str, lang: str) -> str:
+    """How a dropdown shows the choice `value` of `field`: English shows the value itself."""
+    return text(f"option.{field}.{value}", lang, en=str(value)) if lang == "zh" else str(value)
+
+
+def run_status(run: Any, lang: str = "en") -> str:
+    """Run.status() in `lang`: how the run ended (or where it is), and which weights are shown."""
+    if lang != "zh":
+        return run.status()
+    cfg = run.config
+    if run.at_init and run.diverged_at is None:
+        outcome = text("run.init", lang)
+    elif run.diverged_at is not None:
+        outcome = text("run.diverged", lang, step=run.diverged_at)
+    elif run.stopped_early_at is not None:
+        outcome = text("run.stopped_early", lang, step=run.stopped_early_at)
+    elif run.time_limited_at is not None:
+        outcome = text("run.time_limit", lang, limit=run.time_limit, step=run.time_limited_at)
+    elif run.cancelled:
+        outcome = text("run.cancelled", lang, step=run.steps_done, steps=cfg.steps)
+    elif not run.finished:
+        outcome = text("run.step", lang, step=run.steps_done, steps=cfg.steps)
+    else:
+        outcome = text("run.finished", lang, step=run.steps_done)
+    if run.restored_from is None:
+        return outcome
+    return text("run.restored", lang, outcome=outcome, step=run.restored_from)
+
+
+def describe(cfg: Any, lang: str = "en") -> str:
+    """The config in one status line: depth, width, activation, init, optimizer and rate."""
+    return text("describe", lang, depth=cfg.depth, width=cfg.width, activation=cfg.activation,
+                init=cfg.init, init_gain=cfg.init_gain, optimizer=cfg.optimizer, lr=cfg.lr)
+
+
+# ---------------------------------------------------------------- messages raised in English
+# (pattern on the English message, its Chinese with the pattern's groups). Groups keep values
+# and field names as the page was given them: a student reads `depth='abc'` either way.
+_FIELD = r"(?P<field>[\w.]+)=(?P<value>.*?)"
+_MESSAGES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    (re.compile(rf"^{_FIELD}: must be true or false$"), "{field}={value}：必须是 true 或 false"),
+    (re.compile(rf"^{_FIELD}: must be one of (?P<allowed>.*)$"),
+     "{field}={value}：必须是以下之一：{allowed}"),
+    (re.compile(rf"^{_FIELD}: must be an integer in (?P<rule>\S+, \S+)$"),
+     "{field}={value}：必须是 {rule} 范围内的整数"),
+    (re.compile(rf"^{_FIELD}: must be a finite number in (?P<rule>\S+, \S+)$"),
+     "{field}={value}：必须是 {rule} 范围内的有限数"),
+    (re.compile(rf"^{_FIELD}: must be a number in (?P<rule>\S+, \S+)$"),
+     "{field}={value}：必须是 {rule} 范围内的数"),
+    (re.compile(rf"^{_FIELD}: must be in (?P<rule>\S+, \S+)$"),
+     "{field}={value}：必须在 {rule} 范围内"),
+    (re.compile(rf"^{_FIELD}: ignored, (?P<key>\w+) is given more than once$"),
+     "{field}={value}：已忽略，{key} 给出了不止一次"),
+    (re.compile(r"^unknown config field\(s\) (?P<names>.*?)(?: and (?P<more>\d+) more)?; "
+                r"known fields: (?P<known>.*)$"),
+     lambda m: (f"未知的配置字段 {m['names']}"
+                + (f" 等另外 {m['more']} 个" if m["more"] else "") + f"；已知字段：{m['known']}")),
+    (re.compile(r"^query not understood \((?P<why>.*)\)$"), "无法理解网址参数（{why}）"),
+    (re.compile(r"^arch='cnn' needs an image dataset \((?P<images>.*)\), "
+                r"not dataset=(?P<value>.*)$"),
+     "arch='cnn' 需要图像数据集（{images}），而不是 dataset={value}"),
+    (re.compile(r"^batch_size=(?P<value>\d+): BatchNorm needs at least 2 examples per batch "
+                r"\(batchnorm=(?P<bn>.*)\)$"),
+     "batch_size={value}：批归一化每批至少需要 2 个样本（batchnorm={bn}）"),
+    (re.compile(r"^restore_best=True needs early stopping"),
+     "restore_best=True 需要提前停止：它保留提前停止所监视的验证损失最低时的权重；"
+     "early_stopping=0 时模型就是最后一步的权重（把 early_stopping 设为 1 或更大，"
+     "或把 restore_best 设为 false）"),
+    (re.compile(r"^dataset=(?P<value>'[^']*'): (?P<missing>.*)$"),
+     "dataset={value}：找不到数据文件（{missing}）"),
+    (re.compile(r"^view=(?P<value>.*?): must be one of (?P<allowed>.*?); showing the dashboard$"),
+     "view={value}：必须是以下之一：{allowed}；显示普通仪表盘"),
+    (re.compile(r"^lang=(?P<value>.*?): must be one of (?P<allowed>.*?); showing English$"),
+     "lang={value}：必须是以下之一：{allowed}；显示英文"),
+    (re.compile(r"^fields=(?P<value>.*?): (?P<names>.*) is not a control \(controls: "
+                r"(?P<controls>.*)\); (?P<then>showing the others|showing all controls)$"),
+     lambda m: (f"fields={m['value']}：{m['names'].replace('no control', '（空）')} 不是控件"
+                f"（控件有：{m['controls']}）；"
+                + ("显示其余控件" if m["then"] == "showing the others" else "显示全部控件"))),
+    (re.compile(r"^Too big for this server: depth (?P<depth>\d+) x width (?P<width>\d+) x "
+                r"(?P<steps>\d+) steps \(batch (?P<batch>\d+)\) is (?P<units>[\d,]+) units of "
+                r"work, about (?P<s>\d+) s; the limit (?P<env>\w+) allows (?P<max>[\d,]+) "
+                r"\(about (?P<max_s>\d+) s\)\. Use fewer layers, units or steps, or a smaller "
+                r"batch\.$"),
+     "对这台服务器来说太大了：深度 {depth} x 宽度 {width} x {steps} 步（批大小 {batch}）"
+     "需要 {units} 个工作单位，约 {s} 秒；上限 {env} 只允许 {max}（约 {max_s} 秒）。"
+     "请减少层数、单元数或步数，或用更小的批。"),
+]
+_SUFFIXES = [("; using the default ", "；改用默认的 "), ("; using the defaults", "；改用默认设置")]
+
+
+def message(english: str, lang: str = "en") -> str:
+    """A message raised in English (bad query value, bad combination, limits), in `lang`.
+
+    A message no pattern knows is shown in English after a Chinese lead-in, so the page never
+    shows a message a Chinese reader cannot place (tests/test_i18n.py checks the known ones).
+    """
+    if lang != "zh" or not english:
+        return english
+    head, tail = english, ""
+    for en, zh in _SUFFIXES:  # the config parser's "...; using the default depth"
+        if en in head:
+            head, rest = head.split(en, 1)
+            tail = zh + rest + tail
+            break
+    zh = translate(head)
+    return (zh if zh is not None else f"输入有误（英文原文）：{head}") + tail
+
+
+def translate(english: str) -> str | None:
+    """The Chinese of one known English message, or None if no pattern matches it."""
+    for pattern, zh in _MESSAGES:
+        m = pattern.match(english)
+        if m:
+            return zh(m) if callable(zh) else zh.format(**m.groupdict())
+    return None
