@@ -149,6 +149,10 @@ ZH: dict[str, str] = {
     "tip.seed": "数据、初始化、批次和 dropout 的随机种子",
     # dropdown choices (English: the value itself, as before; or the Config's label)
     "option.activation.linear": "线性 (linear)",
+    "option.activation.relu": "ReLU",
+    "option.activation.leaky_relu": "Leaky ReLU",
+    "option.activation.gelu": "GELU",
+    "option.activation.selu": "SELU",
     "option.init.zeros": "全零",
     "option.init.normal": "正态分布 N(0, 缩放²)",
     "option.init.uniform": "均匀分布",
