@@ -296,6 +296,15 @@ def describe(cfg: Any, lang: str = "en") -> str:
 # and field names as the page was given them: a student reads `depth='abc'` either way.
 _FIELD = r"(?P<field>[\w.]+)=(?P<value>.*?)"
 _MESSAGES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"^view=(?P<value>.*?): must be one of (?P<allowed>.*?); showing the dashboard$"),
+     "view={value}：必须是以下之一：{allowed}；显示普通仪表盘"),
+    (re.compile(r"^lang=(?P<value>.*?): must be one of (?P<allowed>.*?); showing English$"),
+     "lang={value}：必须是以下之一：{allowed}；显示英文"),
+    (re.compile(r"^fields=(?P<value>.*?): (?P<names>.*) is not a control \(controls: "
+                r"(?P<controls>.*)\); (?P<then>showing the others|showing all controls)$"),
+     lambda m: (f"fields={m['value']}：{m['names'].replace('no control', '（空）')} 不是控件"
+                f"（控件有：{m['controls']}）；"
+                + ("显示其余控件" if m["then"] == "showing the others" else "显示全部控件"))),
     (re.compile(rf"^{_FIELD}: must be true or false$"), "{field}={value}：必须是 true 或 false"),
     (re.compile(rf"^{_FIELD}: must be one of (?P<allowed>.*)$"),
      "{field}={value}：必须是以下之一：{allowed}"),
@@ -326,15 +335,6 @@ _MESSAGES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = 
      "或把 restore_best 设为 false）"),
     (re.compile(r"^dataset=(?P<value>'[^']*'): (?P<missing>.*)$"),
      "dataset={value}：找不到数据文件（{missing}）"),
-    (re.compile(r"^view=(?P<value>.*?): must be one of (?P<allowed>.*?); showing the dashboard$"),
-     "view={value}：必须是以下之一：{allowed}；显示普通仪表盘"),
-    (re.compile(r"^lang=(?P<value>.*?): must be one of (?P<allowed>.*?); showing English$"),
-     "lang={value}：必须是以下之一：{allowed}；显示英文"),
-    (re.compile(r"^fields=(?P<value>.*?): (?P<names>.*) is not a control \(controls: "
-                r"(?P<controls>.*)\); (?P<then>showing the others|showing all controls)$"),
-     lambda m: (f"fields={m['value']}：{m['names'].replace('no control', '（空）')} 不是控件"
-                f"（控件有：{m['controls']}）；"
-                + ("显示其余控件" if m["then"] == "showing the others" else "显示全部控件"))),
     (re.compile(r"^Too big for this server: depth (?P<depth>\d+) x width (?P<width>\d+) x "
                 r"(?P<steps>\d+) steps \(batch (?P<batch>\d+)\) is (?P<units>[\d,]+) units of "
                 r"work, about (?P<s>\d+) s; the limit (?P<env>\w+) allows (?P<max>[\d,]+) "

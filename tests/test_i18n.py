@@ -275,5 +275,10 @@ def test_every_message_the_page_can_show_is_known_in_chinese():
         zh = i18n.message(english, "zh")
         assert UNTRANSLATED not in zh and CJK.search(zh), english
         assert i18n.message(english, "en") == english
+    assert [i18n.message(m, "zh") for m in messages[-5:-1]] == [
+        "view='big'：必须是以下之一：dashboard, present；显示普通仪表盘",
+        "fields='x'：'x' 不是控件（控件有：" + ", ".join(LABELS) + "）；显示全部控件",
+        "fields='y'：已忽略，fields 给出了不止一次",
+        "lang='fr'：必须是以下之一：en, zh；显示英文"]
     limit = i18n.message(messages[-1], "zh")
     assert limit.startswith("对这台服务器来说太大了：深度 100 x 宽度 1024 x 5000 步")
