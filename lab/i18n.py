@@ -35,6 +35,7 @@ EN: dict[str, str] = {
     "download.json": "Download config (JSON)",
     "diagnosis": "<b>Diagnosis:</b> {text}",
     "lang": "Language",
+    "intro": "",  # English: the page's own introduction (notebooks/dashboard.ipynb markdown)
     "lang.tip": "Language of the dashboard: English / 中文",
     "status": "{describe} · {state}{loss} · {device}{source} · {seconds:.1f} s",
     "status.training": "at initialization, training...",
@@ -76,6 +77,13 @@ ZH: dict[str, str] = {
     "download.json": "下载配置 (JSON)",
     "diagnosis": "<b>诊断：</b>{text}",
     "lang": "语言",
+    "intro": ("<p>移动一个控件，看一个小网络重新训练：它的激活值如何逐层散开（左侧的图），"
+              "以及每一层收到多少梯度（中间的图）。试试把<b>激活函数</b>设为 <i>sigmoid</i>、"
+              "<b>隐藏层数</b>设为 <b>20</b>，看第 1 层的梯度消失；再把<b>批归一化</b>改为"
+              "<i>激活之前</i>，或把<b>权重初始化</b>改为 <i>He (Kaiming) 正态</i>。"
+              "也可以选一个<b>预设场景</b>：每个场景都写明你应该看到什么。</p>"
+              "<p><i>固定为 A/B 对照</i>把当前的运行保留为灰色的对照线；<i>分享</i>是能重新打开"
+              "这个场景的网址后缀。</p>"),
     "lang.tip": "仪表盘的语言：English / 中文",
     "status": "{describe} · {state}{loss} · {device}{source} · {seconds:.1f} 秒",
     "status.training": "初始化完成，训练中……",
@@ -372,3 +380,79 @@ def translate(english: str) -> str | None:
         if m:
             return zh(m) if callable(zh) else zh.format(**m.groupdict())
     return None
+
+
+# ---------------------------------------------------------------- the figure's own text
+# (lab/plots.py and its panels draw in English; lab/figure_style.py: localize puts each text
+# artist through figure_text when the figure is in Chinese)
+FIGURE_ZH: dict[str, str] = {
+    "a. activations per layer": "a. 每层的激活值",
+    "a. activations": "a. 激活值",
+    "activation value": "激活值",
+    "b. gradient size by layer": "b. 各层的梯度大小",
+    "std dL/da, init": "std dL/da，初始化时",
+    "std dL/da, now": "std dL/da，现在",
+    "rms dL/dW, init": "rms dL/dW，初始化时",
+    "rms dL/dW, now": "rms dL/dW，现在",
+    "theory dL/da, init": "理论 dL/da，初始化时",
+    "pinned: std dL/da, now": "固定的运行：std dL/da，现在",
+    "layer (1 = input side)": "层（1 = 输入一侧）",
+    "dL/da: a = a layer's output,\nper example (~1/batch)\ndL/dW: W = weights (other units)":
+        "dL/da：a = 一层的输出，\n按单个样本计（约 1/批大小）\ndL/dW：W = 权重（单位不同）",
+    "no finite gradient to draw": "没有可画的有限梯度",
+    "c. gradient dL/da over training": "c. 训练过程中的梯度 dL/da",
+    "log10 std dL/da (white: 0 or not finite)": "log10 std dL/da（白色：0 或非有限值）",
+    "step": "步",
+    "layer": "层",
+    "d. loss and accuracy": "d. 损失和准确率",
+    "train loss": "训练损失",
+    "val loss": "验证损失",
+    "pinned: train loss": "固定的运行：训练损失",
+    "val accuracy": "验证准确率",
+    "chance": "随机猜测",
+    "accuracy": "准确率",
+    "clipped step": "被裁剪的步",
+    "loss (cross-entropy)": "损失（交叉熵）",
+    "e. update:data ratio (log10)": "e. 更新量与权重之比 (log10)",
+    "1e-3: healthy": "1e-3：健康",
+    "colour: layer, as in a": "颜色：层，与 a 相同",
+    "no update applied yet": "还没有应用任何更新",
+    "f. decision boundary": "f. 决策边界",
+    "f. validation images": "f. 验证图像",
+    "f. validation images: no predictions": "f. 验证图像：没有预测",
+    "no predictions: the model diverged": "没有预测：模型已发散",
+    "grey dash-dot: pinned run": "灰色点划线：固定的运行",
+    "residual": "残差",
+}
+_FIGURE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^a\. activations, step (\d+)$"), "a. 激活值，第 {0} 步"),
+    (re.compile(r"^≤(\S+) off axis$"), "≤{0} 在坐标轴外"),
+    (re.compile(r"^activation value \(labels: % in (.+)\)$"), "激活值（标签：落在 {0} 的比例）"),
+    (re.compile(r"^sat (\S+)$"), "饱和 {0}"),
+    (re.compile(r"^dead (\S+)$"), "死亡 {0}"),
+    (re.compile(r"^chance \(1/(\d+)\)$"), "随机猜测 (1/{0})"),
+    (re.compile(r"^layer (\d+)$"), "第 {0} 层"),
+    (re.compile(r"^f\. validation images: (\d+/\d+) right$"), "f. 验证图像：{0} 正确"),
+    (re.compile(r"^diverged at step (\d+)$"), "在第 {0} 步发散"),
+    (re.compile(r"^stopped early at step (\d+)$"), "在第 {0} 步提前停止"),
+    (re.compile(r"^showing the best weights, from step (\d+)$"), "显示最佳权重（来自第 {0} 步）"),
+]
+
+
+def figure_text(english: str, lang: str = "en") -> str:
+    """One text of the figure in `lang`; a text no entry knows (numbers, L1) stays as it is.
+
+    Texts joined by " · " or "; " (a layer's label, a status) are translated part by part.
+    """
+    if lang != "zh" or not english:
+        return english
+    if english in FIGURE_ZH:
+        return FIGURE_ZH[english]
+    for sep, zh_sep in (("  ·  ", "  ·  "), (" · ", " · "), ("; ", "；")):
+        if sep in english:
+            return zh_sep.join(figure_text(part, lang) for part in english.split(sep))
+    for pattern, zh in _FIGURE_PATTERNS:
+        m = pattern.match(english)
+        if m:
+            return zh.format(*m.groups())
+    return english

@@ -76,6 +76,10 @@ STYLESHEET = """
 .lab-present .lab-figure { max-width: min(100%, calc((100vh - 120px) * 1.6)); }
 .lab-present .lab-extra { display: none; }
 body.jp-Notebook:has(.lab-present) .jp-MarkdownCell { display: none; }
+
+/* The page in Chinese (lang=zh): the dashboard shows the introduction in Chinese, and the
+   page's English paragraphs (notebooks/dashboard.ipynb) are hidden; its title stays. */
+body:has(.lab-zh-page) .jp-MarkdownCell p { display: none; }
 """
 
 

@@ -41,17 +41,19 @@ class Dashboard:
     projector mode: larger text and figure and, without `fields`, only the controls of the
     scenario shown (those a preset or the first config changes; lesson_fields).
     `lang` ("en" or "zh", lab/i18n.py) labels everything in English or Chinese; the full
-    dashboard has a switch that relabels it in place (`set_lang`).
+    dashboard has a switch that relabels it in place (`set_lang`). `page_intro`: the page
+    (notebooks/dashboard.ipynb) has an English introduction, which Chinese replaces.
     """
 
     def __init__(self, config: Config | None = None, fields: list[str] | None = None,
                  message: str | list[str] = "", autostart: bool = True,
                  limits: Limits | None = None, cache: ResultCache | str | None = "env",
-                 view: str = "dashboard", lang: str = "en"):
+                 view: str = "dashboard", lang: str = "en", page_intro: bool = False):
         if view not in VIEWS:
             raise ValueError(f"view={view!r}: must be one of {', '.join(VIEWS)}")
         self.view = view
         self.lang = i18n.check_lang(lang)
+        self.page_intro = page_intro
         # what the text lines show, kept in a form each language can render (set_lang)
         parts = [message] if isinstance(message, str) else list(message)
         messages: list[Callable[[str], str]] = [_english(p) for p in parts if p]
@@ -69,7 +71,7 @@ class Dashboard:
             autostart = autostart and self.limits.refusal(self.config) is None
         self.run: Run | None = None
         self.pinned: Run | None = None
-        self.figure = DashboardFigure()
+        self.figure = DashboardFigure(lang=self.lang)
         self.views = Views()  # one FrameView per frame: the figure and the verdict read it
         self._figure_lock = threading.Lock()
         self._cond = threading.Condition()
@@ -93,6 +95,7 @@ class Dashboard:
         self._build_widgets(fields is None)
         if view == "present" and fields is None:
             self._show_only(lesson_fields(self.config))
+        self._show_intro()
         self._set_message(*messages)
         self._worker = threading.Thread(target=self._work, name="lab-trainer", daemon=True)
         self._worker.start()
@@ -134,6 +137,7 @@ class Dashboard:
         self.lang_switch.add_class("lab-lang")
         self.lang_switch.observe(lambda c: self.set_lang(c["new"]), "value")
         self.group_headers: dict[str, W.HTML] = {}
+        self.intro = _text("lab-intro", "lab-extra")  # the page's introduction, in Chinese
         left: list[W.Widget] = [self.presets, self.lesson] if full else []
         if self.view == "present":  # one short list: this lesson step's controls
             left.append(_box(W.VBox, list(self.controls.values()), "lab-group"))
@@ -154,6 +158,8 @@ class Dashboard:
                             _box(W.VBox, left, "lab-controls")], "lab-main")
         self.style = W.HTML(style_html(), layout=W.Layout(display="none"))  # applies anyway
         top = [_box(W.HBox, [self.lang_switch], "lab-top")] if full else []
+        if full and self.page_intro:
+            top.append(self.intro)
         self.widget = _box(W.VBox, [self.style, *top, main], "lab-dashboard",
                            *(["lab-present"] if self.view == "present" else []))
 
@@ -384,13 +390,27 @@ class Dashboard:
         self.link.description = i18n.text("share", lang)
         self.link.tooltip = i18n.text("share.tip", lang)
         self.code_box.titles = (i18n.text("code.show", lang),)
+        self._show_intro()
         self._show_link(self.config)
         self._show_lesson(self.presets.value)
         self._set_message(*self._messages)
         self._set_status(self._status_text)
         self.diagnosis.value = self._verdict_html()
+        self.figure.set_lang(lang)  # its text too, where a font has Chinese glyphs
+        self._redraw()
         if self._downloads_for is not None:
             self._update_downloads(self._downloads_for)
+
+    def _show_intro(self) -> None:
+        """Chinese: the page's introduction in Chinese, and its English paragraphs hidden
+        (lab/layout.py: .lab-zh-page); English: the page as it was."""
+        zh = self.page_intro and self.lang == "zh"
+        self.intro.value = i18n.text("intro", self.lang) if zh else ""
+        self.intro.layout.display = "" if zh else "none"
+        if zh:
+            self.widget.add_class("lab-zh-page")
+        else:
+            self.widget.remove_class("lab-zh-page")
 
     def _preset_options(self) -> list[tuple[str, str]]:
         lang = self.lang
@@ -475,6 +495,7 @@ class Dashboard:
         kw.setdefault("view", view)
         kw.setdefault("fields", fields)
         kw.setdefault("lang", lang)
+        kw.setdefault("page_intro", True)
         return cls(cfg, message=problems + page_problems, **kw)
 
 

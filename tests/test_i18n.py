@@ -7,6 +7,7 @@ subtrees; every string must hold Chinese characters or consist only of ALLOWED t
 
 import dataclasses
 import html
+import os
 import re
 
 import ipywidgets as W
@@ -14,11 +15,14 @@ import numpy as np
 import pytest
 
 import lab
+import lab.plots
 from lab import i18n, presets
 from lab.config import FIELD_NAMES, Config, lenient_from_query
 from lab.diagnosis import diagnose
-from lab.layout import page_options
+from lab.figure_style import cjk_font, figure_texts
+from lab.layout import page_options, style_html
 from lab.limits import Limits
+from lab.plots import DashboardFigure
 from lab.ui import LABELS, Dashboard
 
 FAST = lab.Config(steps=30, n_samples=300, width=16, depth=4)
@@ -159,7 +163,8 @@ def test_switching_language_relabels_in_place_without_retraining():
         generation = d._generation
         d.lang_switch.value = "zh"  # what a click on 中文 does
         assert d.lang == "zh" and d.wait(120)
-        assert (d.run, d.image.value, d.config, d._generation) == (run, png, config, generation)
+        assert (d.run, d.config, d._generation) == (run, config, generation)
+        assert d.image.value != png and d.figure.lang == "zh"  # the figure redrawn in Chinese
         assert d.controls["activation"].value == "tanh" and d.controls["init"].value == FAST.init
         zh = assert_all_chinese(d)
         fresh = Dashboard(config, lang="zh", autostart=False)
@@ -170,6 +175,7 @@ def test_switching_language_relabels_in_place_without_retraining():
         assert d.link.value.endswith("&lang=zh")
         d.set_lang("en")
         assert visible_texts(d.widget) == english and d._generation == generation
+        assert d.image.value == png and d.run is run  # the very figure it showed before
         assert d.link.value == "?" + config.to_query()
     finally:
         d.close()
@@ -282,3 +288,45 @@ def test_every_message_the_page_can_show_is_known_in_chinese():
         "lang='fr'：必须是以下之一：en, zh；显示英文"]
     limit = i18n.message(messages[-1], "zh")
     assert limit.startswith("对这台服务器来说太大了：深度 100 x 宽度 1024 x 5000 步")
+
+
+def test_the_figure_speaks_chinese_where_a_font_has_the_glyphs(monkeypatch, capsys):
+    run = lab.train(FAST.replace(activation="tanh", dropout=0.1, clip="norm"))
+    if os.environ.get("CI"):  # .ci/run installs fonts-wqy-microhei
+        assert cjk_font() is not None
+    figure = DashboardFigure(lang="zh")
+    figure.update(run, pinned=run)
+    if cjk_font() is None:  # no Chinese glyphs here: English, and a note saying why
+        assert figure.lang == "en" and "no font with Chinese glyphs" in capsys.readouterr().out
+        return
+    texts = [t.get_text() for t in figure_texts(figure.fig) if t.get_text()]
+    assert len(texts) > 25
+    missed = [t for t in texts if not CJK.search(t)
+              and not set(re.findall(r"[A-Za-z_]+", re.sub(NUMBER, " ", t))) <= {"L"}]
+    assert not missed, missed
+    assert figure.verdict.get_text().replace("\n", "") == diagnose(run).say("zh")
+    assert all(cjk_font() in t.get_fontfamily() for t in figure_texts(figure.fig)
+               if CJK.search(t.get_text()))
+    figure.set_lang("en")  # and back: the English figure as it was
+    figure.update(run, pinned=run)
+    english = DashboardFigure()
+    english.update(run, pinned=run)
+    assert figure.png() == english.png()
+    monkeypatch.setattr(lab.plots, "cjk_font", lambda: None)  # a machine without the font
+    monkeypatch.setattr(DashboardFigure, "_noted", False, raising=False)
+    capsys.readouterr()
+    fallback = DashboardFigure(lang="zh")
+    assert fallback.lang == "en" and "no font with Chinese glyphs" in capsys.readouterr().out
+    fallback.update(run, pinned=run)
+    assert fallback.png() == english.png()
+
+
+def test_the_page_introduction_is_chinese_in_chinese():
+    d = Dashboard.from_query("lang=zh", autostart=False)
+    try:
+        assert "lab-zh-page" in d.widget._dom_classes and "梯度消失" in d.intro.value
+        d.set_lang("en")  # English: the page's own (markdown) introduction, nothing added
+        assert "lab-zh-page" not in d.widget._dom_classes and d.intro.layout.display == "none"
+    finally:
+        d.close()
+    assert ".lab-zh-page" in style_html()
