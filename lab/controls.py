@@ -46,7 +46,9 @@ def make_control(field: str, value: Any, lang: str = "en") -> W.Widget:
     `lang` (lab/i18n.py)."""
     label, tip = control_text(field, lang)  # sizes: lab/layout.py's stylesheet
     kw = dict(description=label, tooltip=tip, continuous_update=False)
-    choices = _choices()
+    choices = {"activation": ACTIVATIONS, "init": INITS, "batchnorm": BATCHNORMS,
+               "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "clip": CLIPS,
+               "dataset": available_datasets()}
     if field in choices:
         kw.pop("continuous_update")
         w: W.Widget = W.Dropdown(options=_options(field, choices[field], lang), value=value, **kw)
@@ -75,7 +77,7 @@ def make_control(field: str, value: Any, lang: str = "en") -> W.Widget:
 def control_text(field: str, lang: str) -> tuple[str, str]:
     """A control's label and tooltip in `lang`."""
     _, label, tip = LABELS[field]
-    return (i18n.text(f"control.{field}", lang, en=label), i18n.text(f"tip.{field}", lang, en=tip))
+    return (i18n.text(f"control.{label}", lang, en=label), i18n.text(f"tip.{label}", lang, en=tip))
 
 
 def group_text(group: str, lang: str) -> str:
@@ -90,12 +92,6 @@ def relabel(widget: W.Widget, field: str, lang: str) -> None:
         value = widget.value
         widget.options = _options(field, list(widget._options_values), lang)
         widget.value = value  # new options select the first: the caller ignores that event
-
-
-def _choices() -> dict[str, tuple[str, ...] | list[str]]:
-    return {"activation": ACTIVATIONS, "init": INITS, "batchnorm": BATCHNORMS,
-            "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "clip": CLIPS,
-            "dataset": available_datasets()}
 
 
 def _options(field: str, values, lang: str) -> list:

@@ -135,7 +135,7 @@ class Dashboard:
             tooltips=[i18n.text("lang.tip", lang)] * len(i18n.LANGS),
             style={"button_width": "72px"})
         self.lang_switch.add_class("lab-lang")
-        self.lang_switch.observe(lambda c: self.set_lang(c["new"]), "value")
+        self.lang_switch.observe(lambda c: self._relabeling or self.set_lang(c["new"]), "value")
         self.group_headers: dict[str, W.HTML] = {}
         self.intro = _text("lab-intro", "lab-extra")  # the page's introduction, in Chinese
         left: list[W.Widget] = [self.presets, self.lesson] if full else []
@@ -255,8 +255,7 @@ class Dashboard:
             self._request = (self._generation, cfg)
             self._cond.notify_all()
         self._show_link(cfg)
-        self.code.value = (lab_code(cfg) + "\n\n" + i18n.text("code.torch", self.lang) + "\n"
-                           + _safe(torch_code, cfg))
+        self._show_code(cfg)
 
     def _cancelled(self, generation: int) -> bool:
         return self._closed or generation != self._generation
@@ -392,6 +391,7 @@ class Dashboard:
         self.code_box.titles = (i18n.text("code.show", lang),)
         self._show_intro()
         self._show_link(self.config)
+        self._show_code(self.config)
         self._show_lesson(self.presets.value)
         self._set_message(*self._messages)
         self._set_status(self._status_text)
@@ -430,6 +430,10 @@ class Dashboard:
         query = "&".join(filter(None, [cfg.to_query(),
                                        "" if self.lang == "en" else f"lang={self.lang}"]))
         self.link.value = "?" + query if query else i18n.text("share.defaults", self.lang)
+
+    def _show_code(self, cfg: Config) -> None:
+        self.code.value = (lab_code(cfg) + "\n\n" + i18n.text("code.torch", self.lang) + "\n"
+                           + _safe(torch_code, cfg))
 
     def _set_message(self, *parts: Callable[[str], str]) -> None:
         """Show these message parts (each renders itself in a language), joined by " · "."""

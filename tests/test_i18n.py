@@ -78,8 +78,8 @@ def test_the_whole_dashboard_after_a_run_is_chinese():
         assert d.wait(120) and d.run.finished
         texts = assert_all_chinese(d)
         # the walk saw what it must: every control's label and tooltip, the filled lines
-        for field in LABELS:
-            assert i18n.ZH[f"control.{field}"] in texts and i18n.ZH[f"tip.{field}"] in texts
+        for _, label, _ in LABELS.values():
+            assert i18n.ZH[f"control.{label}"] in texts and i18n.ZH[f"tip.{label}"] in texts
         assert any(t.startswith("诊断：") for t in texts)
         assert any("已完成 30 步" in t for t in texts)  # the status line
         assert any(t.startswith("下载图像 (PNG)") for t in texts)
