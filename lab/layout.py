@@ -48,6 +48,7 @@ STYLESHEET = """
 .lab-dashboard .lab-figure { display: block; width: 100%; max-width: 1280px; height: auto;
   aspect-ratio: 16 / 10; object-fit: contain; }
 .lab-dashboard .widget-inline-hbox { max-width: 100%; }
+.lab-dashboard .lab-lang .widget-toggle-button { width: auto; padding: 0 12px; }
 @container lab-dashboard (min-width: 900px) {
   .lab-dashboard .lab-main { flex-direction: row-reverse; align-items: flex-start; }
   .lab-dashboard .lab-figure-column { flex: 1 1 0; position: sticky; top: 0; z-index: 1;

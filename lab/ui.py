@@ -132,8 +132,7 @@ class Dashboard:
         code_box.selected_index = None
         self.lang_switch = W.ToggleButtons(
             options=[(name, code) for code, name in i18n.LANG_NAMES.items()], value=lang,
-            tooltips=[i18n.text("lang.tip", lang)] * len(i18n.LANGS),
-            style={"button_width": "72px"})
+            tooltips=[i18n.text("lang.tip", lang)] * len(i18n.LANGS))
         self.lang_switch.add_class("lab-lang")
         self.lang_switch.observe(lambda c: self._relabeling or self.set_lang(c["new"]), "value")
         self.group_headers: dict[str, W.HTML] = {}
