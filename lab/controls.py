@@ -7,6 +7,7 @@ from typing import Any
 
 import ipywidgets as W
 
+from lab import i18n
 from lab.config import ACTIVATIONS, BATCHNORMS, CLIPS, INITS, OPTIMIZERS, SCHEDULES
 from lab.data import available_datasets
 
@@ -40,16 +41,17 @@ LABELS = {
 GROUPS = ("Model", "Initialization", "Regularization", "Optimization", "Data")
 
 
-def make_control(field: str, value: Any) -> W.Widget:
-    """The widget for one Config field, its range equal to what Config allows."""
-    group, label, tip = LABELS[field]  # sizes: lab/layout.py's stylesheet
+def make_control(field: str, value: Any, lang: str = "en") -> W.Widget:
+    """The widget for one Config field, its range equal to what Config allows, labelled in
+    `lang` (lab/i18n.py)."""
+    label, tip = control_text(field, lang)  # sizes: lab/layout.py's stylesheet
     kw = dict(description=label, tooltip=tip, continuous_update=False)
     choices = {"activation": ACTIVATIONS, "init": INITS, "batchnorm": BATCHNORMS,
                "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "clip": CLIPS,
                "dataset": available_datasets()}
     if field in choices:
         kw.pop("continuous_update")
-        w: W.Widget = W.Dropdown(options=list(choices[field]), value=value, **kw)
+        w: W.Widget = W.Dropdown(options=_options(field, choices[field], lang), value=value, **kw)
     elif field in ("residual", "standardize", "restore_best"):
         w = W.Checkbox(value=value, description=label, tooltip=tip, indent=False)
     elif field in ("init_gain", "lr", "clip_threshold"):
@@ -70,6 +72,33 @@ def make_control(field: str, value: Any) -> W.Widget:
         w = W.IntSlider(value=value, min=low, max=high, step=step, **kw)
     w.add_class(f"lab-control-{field}")
     return w
+
+
+def control_text(field: str, lang: str) -> tuple[str, str]:
+    """A control's label and tooltip in `lang`."""
+    _, label, tip = LABELS[field]
+    return (i18n.text(f"control.{label}", lang, en=label), i18n.text(f"tip.{label}", lang, en=tip))
+
+
+def group_text(group: str, lang: str) -> str:
+    """A group's header in `lang`."""
+    return i18n.text(f"group.{group}", lang, en=group)
+
+
+def relabel(widget: W.Widget, field: str, lang: str) -> None:
+    """Label `widget` (made by make_control) in `lang`, keeping its value."""
+    widget.description, widget.tooltip = control_text(field, lang)
+    if isinstance(widget, W.Dropdown):
+        value = widget.value
+        widget.options = _options(field, list(widget._options_values), lang)
+        widget.value = value  # new options select the first: the caller ignores that event
+
+
+def _options(field: str, values, lang: str) -> list:
+    """A dropdown's options: the values themselves in English (as ever), (label, value) else."""
+    if lang == "en":
+        return list(values)
+    return [(i18n.option_label(field, v, lang), v) for v in values]
 
 
 def show_value(widget: W.Widget, value: Any) -> None:

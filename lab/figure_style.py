@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import shutil
+import subprocess
+
 import numpy as np
 from matplotlib import colormaps
+from matplotlib import font_manager as fm
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+from lab.i18n import figure_text
 
 LAYER_CMAP = colormaps["viridis"]  # perceptually uniform, colour-blind safe; input dark
 HEAT_CMAP = colormaps["magma"]
@@ -73,3 +81,74 @@ def legend_for(ax, handles: list, old=None, **kw):
         return None
     return ax.legend(handles=handles, labels=[h.get_label() for h in handles],
                      **{**LEGEND, **kw})
+
+
+# Fonts with Chinese glyphs, by family name (matplotlib's cache) or file (Debian's packages
+# fonts-noto-cjk, fonts-wqy-microhei, fonts-wqy-zenhei, fonts-droid-fallback); $LAB_CJK_FONT
+# names a font file of your own.
+CJK_FONT_ENV = "LAB_CJK_FONT"
+CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
+                "WenQuanYi Zen Hei", "Droid Sans Fallback", "SimHei", "Microsoft YaHei",
+                "PingFang SC")
+CJK_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+             "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+             "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+             "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
+
+
+@functools.cache
+def cjk_font() -> str | None:
+    """The family name of a font with Chinese glyphs, registered with matplotlib; None if this
+    machine has none (then Chinese figures are drawn in English, never as empty boxes)."""
+    known = {f.name for f in fm.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in known:
+            return family
+    for path in [os.environ.get(CJK_FONT_ENV, ""), *CJK_FILES, *_fontconfig_zh()]:
+        if path and os.path.isfile(path):
+            try:
+                fm.fontManager.addfont(path)
+                return fm.FontProperties(fname=path).get_name()
+            except (OSError, RuntimeError, ValueError):
+                continue
+    return None
+
+
+def _fontconfig_zh() -> list[str]:
+    """Files of the fonts fontconfig says cover Chinese (none if it is not installed)."""
+    if shutil.which("fc-list") is None:
+        return []
+    try:
+        out = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True,
+                             timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return sorted(line.strip().rstrip(":") for line in out.splitlines() if line.strip())
+
+
+def figure_texts(fig) -> list:
+    """The figure's text artists that carry words: its own texts, and each axes' titles, axis
+    labels, texts and legend (tick labels are numbers)."""
+    texts = list(fig.texts)
+    for ax in fig.axes:
+        texts += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label,
+                  *ax.texts]
+        legend = ax.get_legend()
+        if legend is not None:
+            texts += [*legend.get_texts(), legend.get_title()]
+    return texts
+
+
+def localize(fig, lang: str) -> None:
+    """Put every worded text of `fig` in `lang` (lab/i18n.py: figure_text), in a font that has
+    its glyphs. Call cjk_font() first: without one, leave the figure in English."""
+    family = cjk_font() if lang == "zh" else None
+    if family is None:
+        return
+    for text in figure_texts(fig):
+        english = text.get_text()
+        translated = figure_text(english, lang)
+        if translated != english:
+            text.set_text(translated)
+        if any(ord(ch) > 0x2E80 for ch in translated):
+            text.set_fontfamily(["DejaVu Sans", family])

@@ -1,4 +1,5 @@
-"""The dashboard's layout for every screen: one stylesheet, and the page options view= / fields=.
+"""The dashboard's layout for every screen: one stylesheet, and the page options view= /
+fields= / lang=.
 
 No widgets here (lab/ui.py places its boxes in the classes below). The layout adapts by CSS
 alone, to the dashboard's own width (a container query, so a narrow notebook column counts as
@@ -16,6 +17,7 @@ from __future__ import annotations
 from urllib.parse import unquote_plus
 
 from lab.config import _short
+from lab.i18n import LANGS
 
 VIEWS = ("dashboard", "present")  # what view= may be
 SIDE_BY_SIDE_PX = 900  # the dashboard's width from which controls and figure sit side by side
@@ -46,6 +48,7 @@ STYLESHEET = """
 .lab-dashboard .lab-figure { display: block; width: 100%; max-width: 1280px; height: auto;
   aspect-ratio: 16 / 10; object-fit: contain; }
 .lab-dashboard .widget-inline-hbox { max-width: 100%; }
+.lab-dashboard .lab-lang .widget-toggle-button { width: auto; padding: 0 12px; }
 @container lab-dashboard (min-width: 900px) {
   .lab-dashboard .lab-main { flex-direction: row-reverse; align-items: flex-start; }
   .lab-dashboard .lab-figure-column { flex: 1 1 0; position: sticky; top: 0; z-index: 1;
@@ -74,6 +77,10 @@ STYLESHEET = """
 .lab-present .lab-figure { max-width: min(100%, calc((100vh - 120px) * 1.6)); }
 .lab-present .lab-extra { display: none; }
 body.jp-Notebook:has(.lab-present) .jp-MarkdownCell { display: none; }
+
+/* The page in Chinese (lang=zh): the dashboard shows the introduction in Chinese, and the
+   page's English paragraphs (notebooks/dashboard.ipynb) are hidden; its title stays. */
+body:has(.lab-zh-page) .jp-MarkdownCell p { display: none; }
 """
 
 
@@ -82,15 +89,18 @@ def style_html() -> str:
     return f"<style>{STYLESHEET}</style>"
 
 
-def page_options(query: str, controls: list[str]) -> tuple[str, str, list[str] | None, list[str]]:
-    """Split the page's own options off a URL query: (the config part, view, fields, problems).
+def page_options(query: str, controls: list[str]
+                 ) -> tuple[str, str, list[str] | None, str, list[str]]:
+    """Split the page's own options off a URL query:
+    (the config part, view, fields, lang, problems).
 
     view= is "dashboard" or "present"; fields= names the controls shown, comma-separated (any
-    of `controls`). A bad value is named in `problems` with what is allowed, and ignored: view
-    falls back to the dashboard, fields to every control (or to the valid names given).
+    of `controls`); lang= is "en" or "zh" (lab/i18n.py). A bad value is named in `problems`
+    with what is allowed, and ignored: view falls back to the dashboard, fields to every
+    control (or to the valid names given), lang to English.
     """
     rest: list[str] = []
-    view, fields, problems = "dashboard", None, []
+    view, fields, lang, problems = "dashboard", None, "en", []
     seen: set[str] = set()
     for part in str(query).lstrip("?")[:4096].split("&"):
         key, _, text = part.partition("=")
@@ -99,7 +109,7 @@ def page_options(query: str, controls: list[str]) -> tuple[str, str, list[str] |
         except ValueError:  # not understood: lenient_from_query names it
             rest.append(part)
             continue
-        if key not in ("view", "fields"):
+        if key not in ("view", "fields", "lang"):
             rest.append(part)
         elif key in seen:
             problems.append(f"{key}={_short(text)}: ignored, {key} is given more than once")
@@ -110,6 +120,13 @@ def page_options(query: str, controls: list[str]) -> tuple[str, str, list[str] |
             else:
                 problems.append(f"view={_short(text)}: must be one of {', '.join(VIEWS)}; "
                                 "showing the dashboard")
+        elif key == "lang":
+            seen.add(key)
+            if text in LANGS:
+                lang = text
+            else:
+                problems.append(f"lang={_short(text)}: must be one of {', '.join(LANGS)}; "
+                                "showing English")
         else:
             seen.add(key)
             names = [n.strip() for n in text.split(",") if n.strip()]
@@ -120,4 +137,4 @@ def page_options(query: str, controls: list[str]) -> tuple[str, str, list[str] |
                 problems.append(f"fields={_short(text)}: {shown} is not a control (controls: "
                                 f"{', '.join(controls)}); "
                                 + ("showing the others" if fields else "showing all controls"))
-    return "&".join(p for p in rest if p), view, fields, problems
+    return "&".join(p for p in rest if p), view, fields, lang, problems

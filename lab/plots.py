@@ -3,7 +3,9 @@ once and updated in place from a FrameView (lab/frame_view.py) computed once per
 
 from __future__ import annotations
 
+import logging
 import textwrap
+import unicodedata
 
 import matplotlib
 
@@ -12,8 +14,16 @@ matplotlib.use("Agg")  # rendering to PNG bytes only; never a GUI backend
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from lab import i18n  # noqa: E402
 from lab.config import Config  # noqa: E402
-from lab.figure_style import SEVERITY_COLORS, layer_colors, run_colors, shown_layers  # noqa: E402
+from lab.figure_style import (  # noqa: E402
+    SEVERITY_COLORS,
+    cjk_font,
+    layer_colors,
+    localize,
+    run_colors,
+    shown_layers,
+)
 from lab.frame_view import FrameView, Views  # noqa: E402
 from lab.panel_activations import ActivationPanel  # noqa: E402
 from lab.panel_gradients import GradientPanel  # noqa: E402
@@ -27,7 +37,12 @@ from lab.steady import SteadyLimits  # noqa: E402
 
 __all__ = ["DashboardFigure", "figure_png", "layer_colors", "run_colors", "shown_layers"]
 
-VERDICT_WIDTH = 110  # characters per line of the verdict at 12 pt bold in 1280 px
+VERDICT_WIDTH = 110  # characters per line of the verdict at 12 pt bold in 1280 px (a Chinese
+# character counts twice)
+log = logging.getLogger("lab.plots")
+NO_CJK_FONT = ("Gradient Lab: no font with Chinese glyphs found (install fonts-noto-cjk or "
+               "fonts-wqy-microhei, or set LAB_CJK_FONT to a font file): the figure's text "
+               "stays in English.")
 
 
 class Header:
@@ -54,22 +69,44 @@ class Header:
         """The verdict often repeats from frame to frame."""
         return {self.verdict: (self.verdict.get_text(), self.verdict.get_color())}
 
-    def update(self, view: FrameView) -> None:
-        """Show the view's config, status and verdict."""
+    def update(self, view: FrameView, lang: str = "en") -> None:
+        """Show the view's config, status and verdict (in `lang`: lab/i18n.py)."""
         run, cfg = view.run, view.run.config
+        zh = lang == "zh"
         parts = [f"{cfg.depth} x {cfg.width} {cfg.arch}", cfg.activation,
-                 f"{cfg.init} x{cfg.init_gain:g}", f"BN {cfg.batchnorm}"]
+                 f"{cfg.init} x{cfg.init_gain:g}",
+                 f"BN：{i18n.option_label('batchnorm', cfg.batchnorm, lang)}" if zh
+                 else f"BN {cfg.batchnorm}"]
         if cfg.dropout:
             parts.append(f"dropout {cfg.dropout:g}")
         if cfg.residual:
-            parts.append("residual")
-        parts += [f"{cfg.optimizer} lr {cfg.lr:g}", f"clip {cfg.clip}", cfg.dataset]
+            parts.append("残差" if zh else "residual")
+        parts += [f"{cfg.optimizer} {'学习率' if zh else 'lr'} {cfg.lr:g}",
+                  i18n.option_label("clip", cfg.clip, lang) if zh else f"clip {cfg.clip}",
+                  i18n.option_label("dataset", cfg.dataset, lang)]
         self.title.set_text("  ·  ".join(parts))
         pinned = "  ·  grey dash-dot: pinned run" if view.pinned is not None else ""
-        self.subtitle.set_text(f"{run.status()}  ·  {run.device}  ·  {run.seconds:.1f} s"
+        seconds = f"{run.seconds:.1f} {'秒' if zh else 's'}"
+        self.subtitle.set_text(f"{i18n.run_status(run, lang)}  ·  {run.device}  ·  {seconds}"
                                + pinned)
-        self.verdict.set_text("\n".join(textwrap.wrap(view.diagnosis.text, VERDICT_WIDTH)[:2]))
+        verdict = view.diagnosis.say(lang)
+        lines = _wrap_wide(verdict, VERDICT_WIDTH) if zh else textwrap.wrap(verdict,
+                                                                            VERDICT_WIDTH)
+        self.verdict.set_text("\n".join(lines[:2]))
         self.verdict.set_color(SEVERITY_COLORS[view.diagnosis.severity])
+
+
+def _wrap_wide(text: str, width: int) -> list[str]:
+    """Lines of at most `width` columns, a Chinese character taking two (Chinese needs no
+    spaces to break at)."""
+    lines, line, used = [], "", 0
+    for ch in text:
+        w = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if used + w > width:
+            lines.append(line)
+            line, used = "", 0
+        line, used = line + ch, used + w
+    return [*lines, line] if line else lines
 
 
 class DashboardFigure:
@@ -82,7 +119,7 @@ class DashboardFigure:
     """
 
     def __init__(self, width_px: int = 1280, height_px: int = 800, dpi: int = 100,
-                 blit: bool = True):
+                 blit: bool = True, lang: str = "en"):
         self.fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
         self.canvas = FigureCanvasAgg(self.fig)
         self.fig.set_layout_engine(None)
@@ -95,6 +132,22 @@ class DashboardFigure:
         self.parts: list = []  # the panel objects, in the order of `panels`
         self._last: tuple[Config, bool] | None = None  # config and finished of the last update
         self._structure: tuple | None = None
+        self.lang = "en"  # the figure's text: "zh" only where a font has Chinese glyphs
+        self.set_lang(lang)
+
+    def set_lang(self, lang: str) -> None:
+        """Draw the figure's text in `lang` from the next update on (English, with a printed
+        note, when no font with Chinese glyphs is found: lab/figure_style.py cjk_font)."""
+        lang = i18n.check_lang(lang)
+        if lang == "zh" and cjk_font() is None:
+            if not getattr(DashboardFigure, "_noted", False):
+                DashboardFigure._noted = True
+                print(NO_CJK_FONT)
+                log.warning(NO_CJK_FONT)
+            lang = "en"
+        if lang != self.lang:
+            self.lang = lang
+            self._structure = None  # rebuilt: every static text and cached pixel anew
 
     def _build(self, depth: int, kind: str) -> None:
         """Create every panel for `depth` layers and a dataset of `kind` ("2d" or "image")."""
@@ -138,13 +191,15 @@ class DashboardFigure:
         if fresh:
             self.steady.clear()
         self._last = (cfg, run.finished)
-        self.header.update(view)
+        self.header.update(view, self.lang)
         self.activations.update(view, self.steady)
         self.gradients.update(view, self.steady, fresh)
         self.heatmap.update(view, self.steady)
         self.losses.update(view, self.steady, fresh)
         self.updates.update(view, self.steady, fresh)
         self.pred.update(view)
+        if self.lang != "en":
+            localize(self.fig, self.lang)
         self.panels = [p.part() for p in self.parts]
 
     def png(self) -> bytes:

@@ -22,6 +22,14 @@ class Preset:
     lesson: str  # one sentence: the claim the run shows
     verdict: tuple[str, str]  # (kind, severity) lab.diagnosis gives the finished run
 
+    def title_in(self, lang: str) -> str:
+        """The title in `lang` ("en" or "zh")."""
+        return ZH[self.name][0] if lang == "zh" else self.title
+
+    def lesson_in(self, lang: str) -> str:
+        """The lesson sentence in `lang` ("en" or "zh")."""
+        return ZH[self.name][1] if lang == "zh" else self.lesson
+
 
 # The vanishing net that several presets start from: 10 sigmoid layers, Xavier init, plain SGD.
 _SIGMOID = Config(activation="sigmoid", init="xavier_normal", optimizer="sgd", lr=0.1)
@@ -145,6 +153,71 @@ _PRESETS = (
 )
 
 PRESETS: dict[str, Preset] = {p.name: p for p in _PRESETS}  # in teaching order
+
+# name -> (title, lesson) in Chinese: one sentence each, quoting the English lesson's numbers
+# (tests/test_i18n.py compares them)
+ZH: dict[str, tuple[str, str]] = {
+    "vanishing-sigmoid": (
+        "梯度消失（sigmoid）",
+        "每个 sigmoid 最多只把 1/4 的梯度传回去，所以第 1 层得到的梯度大约只有第 10 层的百万分之"
+        "一：300 步 SGD 之后它的权重几乎没动，网络停在随机水平（~33%）。"),
+    "exploding-init": (
+        "梯度爆炸（初始化过大）",
+        "He 初始化的缩放加倍后，梯度在回传的每一层都翻倍：第 1 层得到的梯度约是第 10 层的 300 倍"
+        "，第一个损失约为 1400，带动量的 SGD 在 3 步之内就发散了。"),
+    "tanh-saturation": (
+        "饱和的 tanh 单元",
+        "用 N(0, 1) 的权重（Xavier 尺度的 8 倍）时，第 2-10 层约 3/4 的 tanh 单元停在 -1 或 +1 附"
+        "近、tanh 平坦的地方，并一直停在那里：网络只能达到 45-65%，而 Xavier 初始化能超过 95%。"),
+    "dead-relu": (
+        "死亡的 ReLU 单元（学习率过大）",
+        "学习率 0.1（默认值的 30 倍）的 Adam 会杀死 ReLU：60 步之内第 2-10 层超过 75% 的单元对每"
+        "个输入都输出 0（初始化时约 20%），得不到梯度，一直死着，网络停在随机水平。"),
+    "zero-init-symmetry": (
+        "全零初始化无法打破对称",
+        "全零权重让同一层的所有单元得到相同的梯度：300 步 Adam 之后每层的 64 个单元权重仍然完全相"
+        "同，相当于一个单元，损失几乎不降（从 1.10 到 1.06）。"),
+    "xavier-tanh": (
+        "tanh 配 Xavier 初始化",
+        "Xavier 初始化让 tanh 从接近线性的中段开始：没有单元饱和，第 1 层得到的梯度约为第 10 层的"
+        "一半（既不消失也不爆炸），网络学会了螺旋数据（超过 95%）。"),
+    "he-relu": (
+        "ReLU 配 He 初始化",
+        "He 初始化（权重方差 2/fan-in）弥补了 ReLU 把一半输入置零：在 20 层中梯度始终保持在平坦值"
+        "的 3 倍以内，而 Xavier 每层把它缩小约 1.4 倍，到第 1 层只剩约 1/1000。"),
+    "batchnorm-before": (
+        "在激活之前做批归一化",
+        "在每个 sigmoid 之前做批归一化，让它的输入保持在曲线陡峭的中段：梯度消失的网络中第 1 层现"
+        "在得到的梯度比第 10 层还多，没有单元饱和，SGD 能达到 85% 以上。"),
+    "batchnorm-after": (
+        "在激活之后做批归一化",
+        "在每个 sigmoid 之后做批归一化同样治好了梯度消失（SGD：>90%），但它归一化的是下一层的输入"
+        "而不是 sigmoid 的输入，所以一层中最多约 10% 的单元会饱和（BN 在前：<1%）。"),
+    "batchnorm-deep-explodes": (
+        "深层网络中批归一化让梯度爆炸",
+        "初始化时批归一化让梯度朝输入方向每层增长约 1.2 倍（Yang 等，2019；不用 BN 约 1 倍），所"
+        "以在这个 50 层的 ReLU 网络中第 1 层得到的梯度约是第 50 层的 30,000 倍。"),
+    "dropout-heavy": (
+        "小数据集上的大比例 dropout",
+        "Dropout 0.5 让图中的训练损失停在 0.05 附近，但不带 dropout 评估时网络仍然拟合了全部 240 "
+        "个训练数字；无论有没有 dropout，留出集准确率都是 85-100%。"),
+    "clip-saves-exploding": (
+        "梯度裁剪驯服梯度爆炸",
+        "把梯度范数裁剪到 5 就救回了爆炸的初始化：不裁剪时 3 步内就发散的网络训练完了全部 300 步"
+        "，损失从约 1400 降到 2 以下，准确率升到 80% 以上。"),
+    "clip-cannot-fix-vanishing": (
+        "梯度裁剪治不了梯度消失",
+        "裁剪只会把梯度缩小：在梯度消失的 sigmoid 网络上它在约 90% 的步中起作用，但第 1 层的权重"
+        "仍然几乎不动，网络停在随机水平。"),
+    "adam-vs-sgd": (
+        "梯度消失时的 Adam 与 SGD",
+        "在梯度消失的 sigmoid 网络上，Adam（学习率 0.003）按每个权重自己的梯度历史决定步长，所以"
+        "第 1 层和第 10 层动得差不多快，网络达到约 50%；SGD（学习率 0.1）停在随机水平。"),
+    "residual-deep": (
+        "50 层网络中的残差连接",
+        "跳跃连接把梯度直接送到第 1 层（始终大于第 50 层的 5 倍），所以这个 50 层的 tanh 网络学会"
+        "了螺旋数据（>85%）；没有它们，第 1 层的梯度崩塌，网络停滞（<60%）。"),
+}
 
 
 def names() -> list[str]:

@@ -8,14 +8,16 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
 
-from lab import presets
+from lab import i18n, presets
 from lab.cache import ResultCache, resolve
 from lab.config import Config, lenient_from_query
-from lab.controls import GROUPS, LABELS, make_control, show_value
+from lab.controls import GROUPS, LABELS, group_text, make_control, relabel, show_value
+from lab.diagnosis import Diagnosis
 from lab.export import lab_code, torch_code
 from lab.frame_view import FrameView, Views
 from lab.layout import VIEWS, page_options, style_html
@@ -38,25 +40,38 @@ class Dashboard:
     `cache` ("env": the folder LAB_CACHE_DIR names; None: no cache). `view="present"` is the
     projector mode: larger text and figure and, without `fields`, only the controls of the
     scenario shown (those a preset or the first config changes; lesson_fields).
+    `lang` ("en" or "zh", lab/i18n.py) labels everything in English or Chinese; the full
+    dashboard has a switch that relabels it in place (`set_lang`). `page_intro`: the page
+    (notebooks/dashboard.ipynb) has an English introduction, which Chinese replaces.
     """
 
     def __init__(self, config: Config | None = None, fields: list[str] | None = None,
-                 message: str = "", autostart: bool = True, limits: Limits | None = None,
-                 cache: ResultCache | str | None = "env", view: str = "dashboard"):
+                 message: str | list[str] = "", autostart: bool = True,
+                 limits: Limits | None = None, cache: ResultCache | str | None = "env",
+                 view: str = "dashboard", lang: str = "en", page_intro: bool = False):
         if view not in VIEWS:
             raise ValueError(f"view={view!r}: must be one of {', '.join(VIEWS)}")
         self.view = view
+        self.lang = i18n.check_lang(lang)
+        self.page_intro = page_intro
+        # what the text lines show, kept in a form each language can render (set_lang)
+        parts = [message] if isinstance(message, str) else list(message)
+        messages: list[Callable[[str], str]] = [_english(p) for p in parts if p]
+        self._status_text: Callable[[str], str] = lambda lang: ""
+        self._verdict: Diagnosis | None = None
+        self._downloads_for: Config | None = None
         self.limits = limits if limits is not None else Limits.from_env()
         self.cache = resolve(cache)
         self.config = config or Config()
         refused = self.limits.refusal(self.config)
         if refused:  # e.g. a shared link to a run this server does not allow: show the defaults
             self.config = Config()
-            message = " · ".join(filter(None, [message, f"{refused} Showing the defaults."]))
+            messages.append(lambda lang, r=refused: i18n.text(
+                "defaults", lang, refused=i18n.message(r, lang)))
             autostart = autostart and self.limits.refusal(self.config) is None
         self.run: Run | None = None
         self.pinned: Run | None = None
-        self.figure = DashboardFigure()
+        self.figure = DashboardFigure(lang=self.lang)
         self.views = Views()  # one FrameView per frame: the figure and the verdict read it
         self._figure_lock = threading.Lock()
         self._cond = threading.Condition()
@@ -67,18 +82,21 @@ class Dashboard:
         self.max_in_flight = 0
         self._closed = False
         self._applying = False  # set while code (preset, query) sets several controls
+        self._relabeling = False  # set while set_lang relabels the preset list
         self.last_png = b""
         shown = fields if fields is not None else list(LABELS)
         self.controls: dict[str, W.Widget] = {}
         for field in shown:
-            self.controls[field] = widget = make_control(field, getattr(Config(), field))
+            self.controls[field] = widget = make_control(field, getattr(Config(), field),
+                                                         self.lang)
             show_value(widget, getattr(self.config, field))
         for field, widget in self.controls.items():
             widget.observe(lambda change, f=field: self._on_control(f, change["new"]), "value")
         self._build_widgets(fields is None)
         if view == "present" and fields is None:
             self._show_only(lesson_fields(self.config))
-        self.message.value = _escape(message)
+        self._show_intro()
+        self._set_message(*messages)
         self._worker = threading.Thread(target=self._work, name="lab-trainer", daemon=True)
         self._worker.start()
         if autostart:
@@ -94,24 +112,31 @@ class Dashboard:
         self.diagnosis = _text("lab-diagnosis")
         self.message = _text("lab-message")
         self.lesson = _text("lab-lesson", "lab-wide")
-        self.presets = W.Dropdown(
-            options=[("(choose a scenario)", "")] + [(f"{n}: {p.title}", n)
-                                                    for n, p in presets.PRESETS.items()],
-            value="", description="Preset")
+        lang = self.lang
+        self.presets = W.Dropdown(options=self._preset_options(), value="",
+                                  description=i18n.text("preset", lang))
         self.presets.add_class("lab-presets")
         self.presets.observe(lambda c: self._on_preset(c["new"]), "value")
-        self.pin_button = W.Button(description="Pin as A/B", icon="thumb-tack",
-                                   tooltip="Keep this run as grey ghost lines")
-        self.unpin_button = W.Button(description="Unpin", disabled=True)
+        self.pin_button = W.Button(description=i18n.text("pin", lang), icon="thumb-tack",
+                                   tooltip=i18n.text("pin.tip", lang))
+        self.unpin_button = W.Button(description=i18n.text("unpin", lang), disabled=True)
         self.pin_button.on_click(lambda _: self.pin())
         self.unpin_button.on_click(lambda _: self.unpin())
-        self.link = W.Text(description="Share", layout=W.Layout(width="99%"),
-                           tooltip="Add to the page address")
+        self.link = W.Text(description=i18n.text("share", lang), layout=W.Layout(width="99%"),
+                           tooltip=i18n.text("share.tip", lang))
         self.link.add_class("lab-link")
         self.downloads = _text("lab-downloads")
         self.code = W.Textarea(layout=W.Layout(width="99%", height="260px"))
-        code_box = W.Accordion(children=[self.code], titles=("Show code",))
+        self.code_box = code_box = W.Accordion(children=[self.code],
+                                               titles=(i18n.text("code.show", lang),))
         code_box.selected_index = None
+        self.lang_switch = W.ToggleButtons(
+            options=[(name, code) for code, name in i18n.LANG_NAMES.items()], value=lang,
+            tooltips=[i18n.text("lang.tip", lang)] * len(i18n.LANGS))
+        self.lang_switch.add_class("lab-lang")
+        self.lang_switch.observe(lambda c: self._relabeling or self.set_lang(c["new"]), "value")
+        self.group_headers: dict[str, W.HTML] = {}
+        self.intro = _text("lab-intro", "lab-extra")  # the page's introduction, in Chinese
         left: list[W.Widget] = [self.presets, self.lesson] if full else []
         if self.view == "present":  # one short list: this lesson step's controls
             left.append(_box(W.VBox, list(self.controls.values()), "lab-group"))
@@ -119,7 +144,8 @@ class Dashboard:
             for group in GROUPS:
                 members = [w for f, w in self.controls.items() if LABELS[f][0] == group]
                 if members:
-                    left.append(_box(W.VBox, [W.HTML(f"<b>{group}</b>"), *members], "lab-group"))
+                    header = self.group_headers[group] = W.HTML(self._group_html(group))
+                    left.append(_box(W.VBox, [header, *members], "lab-group"))
         if full:
             left.append(_box(W.HBox, [self.pin_button, self.unpin_button]))
             left += [_box(W.VBox, [self.link, self.downloads], "lab-extra", "lab-wide")]
@@ -130,7 +156,10 @@ class Dashboard:
         main = _box(W.Box, [_box(W.VBox, right, "lab-figure-column"),
                             _box(W.VBox, left, "lab-controls")], "lab-main")
         self.style = W.HTML(style_html(), layout=W.Layout(display="none"))  # applies anyway
-        self.widget = _box(W.VBox, [self.style, main], "lab-dashboard",
+        top = [_box(W.HBox, [self.lang_switch], "lab-top")] if full else []
+        if full and self.page_intro:
+            top.append(self.intro)
+        self.widget = _box(W.VBox, [self.style, *top, main], "lab-dashboard",
                            *(["lab-present"] if self.view == "present" else []))
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
@@ -147,20 +176,21 @@ class Dashboard:
             cfg = self.config.replace(**{field: value})
             self.limits.check(cfg)
         except ValueError as e:  # cnn with 2-D data, or over the limits: say so, keep the last
-            self.message.value = _escape(str(e))
+            self._set_message(_english(str(e)))
             self._show_controls(self.config)
             return
-        self.message.value = ""
+        self._set_message()
         self.presets.value = ""  # the scenario no longer matches a preset
         self.set_config(cfg)
 
     def _on_preset(self, name: str) -> None:
+        if self._relabeling:
+            return
+        self._show_lesson(name)
         if not name:
-            self.lesson.value = ""
             return
         preset = presets.get(name)
-        self.lesson.value = f"<i>{_escape(preset.lesson)}</i>"
-        self.message.value = ""
+        self._set_message()
         if not self.set_config(preset.config):  # over this server's limits: say so, no lesson
             self.presets.value = ""
         elif self.view == "present" and len(self.controls) == len(LABELS):
@@ -178,7 +208,7 @@ class Dashboard:
         """
         refused = self.limits.refusal(cfg)
         if refused:
-            self.message.value = _escape(refused)
+            self._set_message(_english(refused))
             self._show_controls(self.config)
             return False
         self._show_controls(cfg)
@@ -223,9 +253,8 @@ class Dashboard:
             self._generation += 1
             self._request = (self._generation, cfg)
             self._cond.notify_all()
-        self.link.value = "?" + cfg.to_query() if cfg.to_query() else "(defaults)"
-        self.code.value = lab_code(cfg) + "\n\n# the same network in plain PyTorch\n" + _safe(
-            torch_code, cfg)
+        self._show_link(cfg)
+        self._show_code(cfg)
 
     def _cancelled(self, generation: int) -> bool:
         return self._closed or generation != self._generation
@@ -251,7 +280,8 @@ class Dashboard:
                     log.warning("error in an abandoned training", exc_info=e)  # one shown now
                     continue
                 self._fail(e)
-                self.status.value = _escape(f"{_describe(cfg)} · stopped by an error")
+                self._set_status(lambda lang, c=cfg: i18n.text(
+                    "status.error", lang, describe=i18n.describe(c, lang)))
 
     def _train(self, generation: int, cfg: Config) -> None:
         t0 = time.perf_counter()
@@ -297,12 +327,19 @@ class Dashboard:
         self.run = run
         self.progress.max = cfg.steps
         self.progress.value = 0 if stage else run.steps_done
-        state = "at initialization, training..." if stage else run.status()
-        loss = f" · loss {run.loss[-1]:.3g}" if len(run.loss) else ""
-        source = " · from cache" if run.from_cache else ""
-        self.status.value = _escape(f"{_describe(cfg)} · {state}{loss} · {run.device}{source} · "
-                                    f"{time.perf_counter() - t0:.1f} s")
-        self.diagnosis.value = f"<b>Diagnosis:</b> {_escape(view.diagnosis.text)}"
+        seconds = time.perf_counter() - t0
+
+        def status(lang: str) -> str:
+            return i18n.text(
+                "status", lang, describe=i18n.describe(cfg, lang),
+                state=i18n.text("status.training", lang) if stage else i18n.run_status(run, lang),
+                loss=i18n.text("status.loss", lang, loss=run.loss[-1]) if len(run.loss) else "",
+                device=run.device, source=i18n.text("status.cache", lang) if run.from_cache
+                else "", seconds=seconds)
+
+        self._set_status(status)
+        self._verdict = view.diagnosis
+        self.diagnosis.value = self._verdict_html()
         if run.finished and not stage:
             self._update_downloads(cfg)
 
@@ -317,13 +354,99 @@ class Dashboard:
                 self.last_png = png
 
     def _update_downloads(self, cfg: Config) -> None:
+        self._downloads_for = cfg
         png = base64.b64encode(self.last_png).decode()
         config = base64.b64encode(cfg.to_json().encode()).decode()
         self.downloads.value = (
             f'<a download="gradient-lab.png" href="data:image/png;base64,{png}">'
-            "Download figure (PNG)</a> · "
+            f"{i18n.text('download.png', self.lang)}</a> · "
             f'<a download="gradient-lab-config.json" '
-            f'href="data:application/json;base64,{config}">Download config (JSON)</a>')
+            f'href="data:application/json;base64,{config}">'
+            f"{i18n.text('download.json', self.lang)}</a>")
+
+    # ------------------------------------------------------------------ language
+    def set_lang(self, lang: str) -> None:
+        """Relabel the whole dashboard in `lang` ("en" or "zh") in place: same run, no retrain."""
+        self.lang = lang = i18n.check_lang(lang)
+        self._applying = self._relabeling = True
+        try:
+            self.lang_switch.value = lang
+            self.lang_switch.tooltips = [i18n.text("lang.tip", lang)] * len(i18n.LANGS)
+            for field, widget in self.controls.items():
+                relabel(widget, field, lang)
+            name = self.presets.value
+            self.presets.options = self._preset_options()
+            self.presets.value = name
+            self.presets.description = i18n.text("preset", lang)
+        finally:
+            self._applying = self._relabeling = False
+        for group, header in self.group_headers.items():
+            header.value = self._group_html(group)
+        self.pin_button.description = i18n.text("pin", lang)
+        self.pin_button.tooltip = i18n.text("pin.tip", lang)
+        self.unpin_button.description = i18n.text("unpin", lang)
+        self.link.description = i18n.text("share", lang)
+        self.link.tooltip = i18n.text("share.tip", lang)
+        self.code_box.titles = (i18n.text("code.show", lang),)
+        self._show_intro()
+        self._show_link(self.config)
+        self._show_code(self.config)
+        self._show_lesson(self.presets.value)
+        self._set_message(*self._messages)
+        self._set_status(self._status_text)
+        self.diagnosis.value = self._verdict_html()
+        self.figure.set_lang(lang)  # its text too, where a font has Chinese glyphs
+        self._redraw()
+        if self._downloads_for is not None:
+            self._update_downloads(self._downloads_for)
+
+    def _show_intro(self) -> None:
+        """Chinese: the page's introduction in Chinese, and its English paragraphs hidden
+        (lab/layout.py: .lab-zh-page); English: the page as it was."""
+        zh = self.page_intro and self.lang == "zh"
+        self.intro.value = i18n.text("intro", self.lang) if zh else ""
+        self.intro.layout.display = "" if zh else "none"
+        if zh:
+            self.widget.add_class("lab-zh-page")
+        else:
+            self.widget.remove_class("lab-zh-page")
+
+    def _preset_options(self) -> list[tuple[str, str]]:
+        lang = self.lang
+        return [(i18n.text("preset.none", lang), "")] + [
+            (i18n.text("preset.option", lang, name=n, title=p.title_in(lang)), n)
+            for n, p in presets.PRESETS.items()]
+
+    def _group_html(self, group: str) -> str:
+        return f"<b>{_escape(group_text(group, self.lang))}</b>"
+
+    def _show_lesson(self, name: str) -> None:
+        lesson = presets.get(name).lesson_in(self.lang) if name else ""
+        self.lesson.value = f"<i>{_escape(lesson)}</i>" if lesson else ""
+
+    def _show_link(self, cfg: Config) -> None:
+        """The share link: the config's query, and lang=zh when the page is in Chinese."""
+        query = "&".join(filter(None, [cfg.to_query(),
+                                       "" if self.lang == "en" else f"lang={self.lang}"]))
+        self.link.value = "?" + query if query else i18n.text("share.defaults", self.lang)
+
+    def _show_code(self, cfg: Config) -> None:
+        self.code.value = (lab_code(cfg) + "\n\n" + i18n.text("code.torch", self.lang) + "\n"
+                           + _safe(torch_code, cfg))
+
+    def _set_message(self, *parts: Callable[[str], str]) -> None:
+        """Show these message parts (each renders itself in a language), joined by " · "."""
+        self._messages = list(parts)
+        self.message.value = _escape(" · ".join(filter(None, (p(self.lang) for p in parts))))
+
+    def _set_status(self, status: Callable[[str], str]) -> None:
+        self._status_text = status
+        self.status.value = _escape(status(self.lang))
+
+    def _verdict_html(self) -> str:
+        if self._verdict is None:
+            return ""
+        return i18n.text("diagnosis", self.lang, text=_escape(self._verdict.say(self.lang)))
 
     def _fail(self, error: Exception) -> None:
         """Log the error in full; show its first line (at most 200 characters) in the message."""
@@ -332,7 +455,7 @@ class Dashboard:
         first = lines[0] if lines else ""
         first = first if len(first) <= 200 else first[:199] + "…"
         what = f"{type(error).__name__}: {first}" if first else type(error).__name__
-        self.message.value = _escape(f"Something went wrong: {what}")
+        self._set_message(lambda lang: i18n.text("failed", lang, what=what))
 
     # ------------------------------------------------------------------ for tests and scripts
     def wait(self, timeout: float = 60.0) -> bool:
@@ -359,8 +482,8 @@ class Dashboard:
         """A Dashboard whose first config comes from a URL query (Voila's QUERY_STRING).
 
         Invalid fields fall back to their defaults, with a visible message naming each. The
-        page's own options: view=present (projector mode) and fields=depth,activation (only
-        those controls); a bad one is named too, and ignored.
+        page's own options: view=present (projector mode), fields=depth,activation (only
+        those controls) and lang=zh (Chinese); a bad one is named too, and ignored.
         """
         if query is None:
             try:  # a preheated Voila kernel learns its request (and query) only here
@@ -370,11 +493,13 @@ class Dashboard:
             except ImportError:
                 pass
             query = os.environ.get("QUERY_STRING", "")
-        query, view, fields, page_problems = page_options(query, list(LABELS))
+        query, view, fields, lang, page_problems = page_options(query, list(LABELS))
         cfg, problems = lenient_from_query(query)
         kw.setdefault("view", view)
         kw.setdefault("fields", fields)
-        return cls(cfg, message=" · ".join(problems + page_problems), **kw)
+        kw.setdefault("lang", lang)
+        kw.setdefault("page_intro", True)
+        return cls(cfg, message=problems + page_problems, **kw)
 
 
 PRESENT_FIELDS = ["depth", "activation", "init", "batchnorm"]  # the page's first experiment
@@ -402,9 +527,9 @@ def _box(kind, children: list, *classes: str) -> W.Widget:
     return widget
 
 
-def _describe(cfg: Config) -> str:
-    return (f"depth {cfg.depth} · width {cfg.width} · {cfg.activation} · {cfg.init} "
-            f"x{cfg.init_gain:g} · {cfg.optimizer} lr {cfg.lr:g}")
+def _english(text: str) -> Callable[[str], str]:
+    """A message part raised in English, shown in each language (lab/i18n.py: message)."""
+    return lambda lang: " · ".join(i18n.message(t, lang) for t in text.split(" · "))
 
 
 def _escape(text: str) -> str:

@@ -378,6 +378,26 @@ def test_bad_query_shows_a_message_and_the_defaults(page, server):
     _assert_no_error(page)
 
 
+def test_chinese_page_from_the_share_link_and_the_switch_back(page, server):
+    """?lang=zh: the page in Chinese (screenshot: test-artifacts/dashboard-zh.png, to look at
+    for missing glyphs); the switch relabels it in English without retraining."""
+    _open(page, server, "?lang=zh&depth=6")
+    _wait_figure(page)
+    _wait_status(page, r"深度 6\b[\s\S]*已完成 300 步")
+    page.wait_for_function(
+        "() => /^诊断：/.test(document.querySelector('.lab-diagnosis')?.innerText.trim() || '')")
+    text = page.locator(".lab-dashboard").first.inner_text()
+    for shown in ("预设场景", "模型", "隐藏层数", "激活函数", "学习率", "固定为 A/B 对照", "分享"):
+        assert shown in text, shown
+    assert page.locator(".lab-link input").first.input_value() == "?depth=6&lang=zh"
+    page.screenshot(path=str(ARTIFACTS / "dashboard-zh.png"), full_page=True)
+    page.locator(".lab-lang button", has_text="English").first.click()
+    _wait_status(page, r"depth 6\b[\s\S]*finished 300 steps")  # the same run, relabelled
+    assert "Hidden layers" in page.locator(".lab-dashboard").first.inner_text()
+    assert page.locator(".lab-link input").first.input_value() == "?depth=6"
+    _assert_no_error(page)
+
+
 # ---------------------------------------------------------------- security of the demo site
 # (the same rules without a server: tests/test_security.py)
 
