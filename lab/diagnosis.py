@@ -178,7 +178,8 @@ def _by_outcome(run: Run, cause: _Cause | None) -> Diagnosis:
     head_zh = _t("diag.stuck" if stuck else "diag.partly", "zh", words=said(words_zh),
                  chance=f"{base:.0%}")
     severity = "problem" if stuck else "watch"
-    if cause is not None and (cause.kind == "symmetric" or _extreme(cause)):
+    if cause is not None and (cause.kind == "symmetric" or _extreme(cause)
+                              or _extreme_at_init(run, cause)):
         severity = "problem"  # the cause alone cripples the net, whatever accuracy luck gives
     if cause is None:
         remedy = "a larger learning rate or more steps"
@@ -222,6 +223,15 @@ def _extreme(cause: _Cause | None) -> bool:
     """Layer 1 gets under 1/EXTREME or over EXTREME times the last layer's gradient."""
     return (cause is not None and cause.kind in ("vanishing", "exploding")
             and not 1 / EXTREME < cause.ratio < EXTREME)
+
+
+def _extreme_at_init(run: Run, cause: _Cause) -> bool:
+    """The cause's gradient ratio was beyond EXTREME at init: where training has since moved
+    it (Adam can lift layer 1's gradient back toward 1) is chance, the crippled start is not."""
+    if cause.kind not in ("vanishing", "exploding") or run.depth < 2:
+        return False
+    init = gradient_ratio(run, 0)
+    return bool(init < 1 / EXTREME if cause.kind == "vanishing" else init > EXTREME)
 
 
 def _diverged(run: Run) -> Diagnosis:

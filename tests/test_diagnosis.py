@@ -161,3 +161,15 @@ def test_per_layer_gain_is_the_geometric_mean_of_layer_to_layer_factors():
 def test_severity_must_be_known():
     with pytest.raises(ValueError, match="severity='red'"):
         Diagnosis("healthy", "x", 1.0, "red")
+
+
+@pytest.mark.parametrize("init_ratio, severity", [(1e-6, "problem"), (0.005, "watch")])
+def test_partial_learning_after_a_crippled_start_is_a_problem(at_init, init_ratio, severity):
+    """Layer 1 now gets 1/200 of the last layer's gradient (mild); what the net started from
+    decides: a start beyond 1/EXTREME cripples it whatever the optimizer has since done."""
+    run = finished(at_init, 0.55, act_grad_std=np.geomspace(0.005, 1.0, CFG.depth))
+    grads = run.act_grad_std.copy()
+    grads[0] = np.geomspace(init_ratio, 1.0, CFG.depth)
+    verdict = diagnose(dataclasses.replace(run, act_grad_std=grads))
+    assert (verdict.kind, verdict.severity) == ("vanishing", severity), verdict.text
+    assert "layer 1 gets 0.005x" in verdict.text
