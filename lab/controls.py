@@ -7,7 +7,7 @@ from typing import Any
 
 import ipywidgets as W
 
-from lab.config import ACTIVATIONS, BATCHNORMS, CLIPS, INITS, OPTIMIZERS, SCHEDULES
+from lab.config import ACTIVATIONS, BATCHNORMS, CLIPS, INITS, OPTIMIZERS, SCALINGS, SCHEDULES
 from lab.data import available_datasets
 
 # field -> (group, plain-words label, tooltip)
@@ -23,9 +23,10 @@ LABELS = {
     "weight_decay": ("Regularization", "Weight decay", "L2 penalty on the weights"),
     "clip": ("Optimization", "Clip gradients", "Cap the gradient's global norm or each value"),
     "clip_threshold": ("Optimization", "Clip at", "The cap used by gradient clipping"),
-    "optimizer": ("Optimization", "Optimizer", "sgd, sgd with momentum 0.9, or adam"),
+    "optimizer": ("Optimization", "Optimizer", "sgd, sgd with momentum 0.9, adam or RMSprop"),
     "lr": ("Optimization", "Learning rate", "Step size of the optimizer"),
-    "lr_schedule": ("Optimization", "LR schedule", "Keep, step down or cosine-decay the rate"),
+    "lr_schedule": ("Optimization", "LR schedule", "Keep, step down or cosine-decay the rate, "
+                    "or cut it x0.1 when validation stalls (plateau)"),
     "batch_size": ("Optimization", "Batch size", "Examples per step"),
     "steps": ("Optimization", "Steps", "How many optimizer steps to train"),
     "early_stopping": ("Optimization", "Early stop", "Stop after this many evaluations "
@@ -33,11 +34,17 @@ LABELS = {
     "restore_best": ("Optimization", "Restore best", "When training ends, go back to the "
                      "weights of the lowest validation loss (needs Early stop)"),
     "dataset": ("Data", "Dataset", "What the network learns to classify"),
-    "standardize": ("Data", "Standardize", "Scale inputs to mean 0, std 1"),
+    "standardize": ("Data", "Inputs", "How inputs are scaled: mean 0 and std 1 (training "
+                    "statistics), into [0, 1], or left raw"),
     "noise": ("Data", "Noise", "Jitter of the 2-D datasets"),
     "seed": ("Data", "Seed", "Random seed for data, init, batches and dropout"),
 }
 GROUPS = ("Model", "Initialization", "Regularization", "Optimization", "Data")
+# choice field -> {value: label} where the label is not the value itself
+OPTION_LABELS = {
+    "optimizer": {"rmsprop": "RMSprop"},
+    "standardize": {"zscore": "standardize (z-score)", "unit": "scale to [0, 1]", "none": "raw"},
+}
 
 
 def make_control(field: str, value: Any) -> W.Widget:
@@ -46,11 +53,13 @@ def make_control(field: str, value: Any) -> W.Widget:
     kw = dict(description=label, tooltip=tip, continuous_update=False)
     choices = {"activation": ACTIVATIONS, "init": INITS, "batchnorm": BATCHNORMS,
                "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "clip": CLIPS,
-               "dataset": available_datasets()}
+               "dataset": available_datasets(), "standardize": SCALINGS}
     if field in choices:
         kw.pop("continuous_update")
-        w: W.Widget = W.Dropdown(options=list(choices[field]), value=value, **kw)
-    elif field in ("residual", "standardize", "restore_best"):
+        names = OPTION_LABELS.get(field, {})
+        options = [(names.get(c, c), c) for c in choices[field]]
+        w: W.Widget = W.Dropdown(options=options, value=value, **kw)
+    elif field in ("residual", "restore_best"):
         w = W.Checkbox(value=value, description=label, tooltip=tip, indent=False)
     elif field in ("init_gain", "lr", "clip_threshold"):
         low, high = {"init_gain": (-3, 2), "lr": (-5, 2), "clip_threshold": (-3, 3)}[field]
