@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from lab.config import Config
 from lab.data import load
 from lab.models import build_model
-from lab.trainer import Batches, lr_at, make_optimizer, resolve_device
+from lab.trainer import RMSPROP_ALPHA, RMSPROP_EPS, Batches, lr_at, make_optimizer, resolve_device
 
 
 def _setup(cfg: Config):
@@ -136,6 +136,9 @@ def graphed_bare_train(cfg: Config) -> tuple[float, float]:
     if cfg.optimizer == "adam":
         opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
                                capturable=True)
+    elif cfg.optimizer == "rmsprop":
+        opt = torch.optim.RMSprop(params, lr=cfg.lr, alpha=RMSPROP_ALPHA, eps=RMSPROP_EPS,
+                                  weight_decay=cfg.weight_decay, capturable=True)
     else:
         opt = torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
                               momentum=0.9 if cfg.optimizer == "momentum" else 0.0)

@@ -28,6 +28,8 @@ from lab.run import Run
 from lab.trainer import (
     CHECK_EVERY,
     N_EVALS,
+    RMSPROP_ALPHA,
+    RMSPROP_EPS,
     SINGLE_THREAD_WIDTH,
     Batches,
     device_name,
@@ -54,9 +56,12 @@ def batch_key(cfg: Config) -> Config:
 
 
 def batchable(cfg: Config) -> bool:
-    """Whether `cfg` can join a batch: MLPs without early stopping (members stop together) and
-    without dropout (its masks would come from one shared stream, not each run's own)."""
-    return cfg.arch == "mlp" and cfg.early_stopping == 0 and cfg.dropout == 0
+    """Whether `cfg` can join a batch: MLPs without early stopping (members stop together),
+    without dropout (its masks would come from one shared stream, not each run's own) and
+    without the plateau schedule (its rate follows each member's validation loss on the host);
+    train_many trains the others alone with lab.train."""
+    return (cfg.arch == "mlp" and cfg.early_stopping == 0 and cfg.dropout == 0
+            and cfg.lr_schedule != "plateau")
 
 
 def groups(configs: list[Config]) -> list[list[int]]:
@@ -103,8 +108,8 @@ class BatchTrainer:
         self.t0 = time.perf_counter()
         keys = {batch_key(c) for c in configs}
         if len(keys) != 1 or not all(batchable(c) for c in configs):
-            raise ValueError("BatchTrainer: configs must be MLPs without early stopping or "
-                             "dropout that "
+            raise ValueError("BatchTrainer: configs must be MLPs without early stopping, "
+                             "dropout or the plateau schedule that "
                              f"differ only in {', '.join(PER_MEMBER)}")
         self.configs = configs
         self.cfg = cfg = configs[0]
@@ -320,7 +325,8 @@ class BatchTrainer:
             self.clipped.append(peak > thr)
 
     def _optimize(self, g: torch.Tensor, t: int) -> None:
-        """SGD, momentum or Adam on the flat parameters, as torch.optim does, per-member lr."""
+        """SGD, momentum, Adam or RMSprop on the flat parameters, as torch.optim does, per-member
+        lr."""
         cfg, p = self.cfg, self.flat
         lr = self.lr_dev[t][:, None]
         if any(c.weight_decay for c in self.configs):
@@ -335,6 +341,12 @@ class BatchTrainer:
             avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
             denom = (avg_sq.sqrt() / math.sqrt(1 - beta2 ** k)).add_(ADAM_EPS)
             p.sub_(avg.div(denom).mul_(lr / (1 - beta1 ** k)))
+        elif cfg.optimizer == "rmsprop":
+            if not self.opt_state:
+                self.opt_state = [torch.zeros_like(p)]
+            avg_sq = self.opt_state[0]
+            avg_sq.mul_(RMSPROP_ALPHA).addcmul_(g, g, value=1 - RMSPROP_ALPHA)
+            p.sub_(g.div(avg_sq.sqrt().add_(RMSPROP_EPS)).mul_(lr))
         elif cfg.optimizer == "momentum":
             if not self.opt_state:
                 self.opt_state = [g.clone()]

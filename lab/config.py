@@ -17,9 +17,10 @@ INITS = (
     "kaiming_normal", "kaiming_uniform", "lecun_normal", "orthogonal",
 )
 BATCHNORMS = ("none", "before", "after")
-OPTIMIZERS = ("sgd", "momentum", "adam")
-SCHEDULES = ("constant", "step", "cosine")
+OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
+SCHEDULES = ("constant", "step", "cosine", "plateau")
 CLIPS = ("none", "norm", "value")
+SCALINGS = ("zscore", "unit", "none")  # input scaling (the field `standardize`)
 SYNTHETIC_DATASETS = ("spirals", "moons", "circles", "xor")
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
 DATASETS = SYNTHETIC_DATASETS + IMAGE_DATASETS
@@ -31,8 +32,10 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 _CHOICES: dict[str, tuple[str, ...]] = {
     "arch": ARCHS, "activation": ACTIVATIONS, "init": INITS, "batchnorm": BATCHNORMS,
     "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "clip": CLIPS,
-    "dataset": DATASETS, "device": DEVICES,
+    "dataset": DATASETS, "device": DEVICES, "standardize": SCALINGS,
 }
+# what a true/false standardize meant before it became a choice (Python, URL, CLI, JSON)
+_BOOL_CHOICES = {"standardize": ("zscore", "none")}
 _RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "depth": (1, 100, True, True),
     "width": (4, 1024, True, True),
@@ -70,9 +73,13 @@ class Config:
     batchnorm: str = "none"  # BatchNorm "before" or "after" each hidden activation, or "none"
     dropout: float = 0.0  # drop probability after each hidden activation
     # --- optimization
-    optimizer: str = "adam"  # "sgd", "momentum" (0.9) or "adam"
+    optimizer: str = "adam"  # "sgd", "momentum" (0.9), "adam" (betas 0.9, 0.999, eps 1e-8) or
+    # "rmsprop" (torch.optim.RMSprop's defaults: squared-gradient average alpha 0.99, eps 1e-8,
+    # no momentum, not centered)
     lr: float = 0.003  # learning rate
-    lr_schedule: str = "constant"  # "constant", "step" (x0.1 at 50% and 75%) or "cosine"
+    lr_schedule: str = "constant"  # "constant", "step" (x0.1 at 50% and 75%), "cosine", or
+    # "plateau": x0.1 each time the validation loss has not improved (by 1e-4) for 3
+    # evaluations in a row (Keras's ReduceLROnPlateau; lab.evaluation.PLATEAU_*)
     weight_decay: float = 0.0  # L2 penalty coefficient passed to the optimizer
     batch_size: int = 128  # examples per step (capped at the training-set size)
     steps: int = 300  # optimizer steps
@@ -83,7 +90,9 @@ class Config:
     # EarlyStopping(restore_best_weights=True)); needs early_stopping >= 1
     # --- data
     dataset: str = "spirals"  # "spirals", "moons", "circles", "xor", "digits", "mnist", ...
-    standardize: bool = True  # scale inputs to zero mean, unit std (training statistics)
+    standardize: str = "zscore"  # input scaling: "zscore" (mean 0, std 1 with training
+    # statistics), "unit" (to [0, 1]: pixels / 16 for digits, / 255 for MNIST; min-max with
+    # training statistics for the 2-D sets) or "none" (raw values); True/False = zscore/none
     noise: float = 0.1  # label-preserving input noise of the synthetic 2-D datasets
     n_samples: int = 1500  # examples drawn (synthetic) or kept (image datasets)
     seed: int = 0  # seeds data, initialization, batches and dropout
@@ -197,6 +206,8 @@ def _check_field(name: str, kind: str, value: Any) -> Any:
         return value
     if kind == "str":
         allowed = _CHOICES[name]
+        if name in _BOOL_CHOICES:
+            value = _bool_choice(name, value)
         if not isinstance(value, str) or value not in allowed:
             raise ValueError(f"{name}={_short(value)}: must be one of {', '.join(allowed)}")
         return value
@@ -219,6 +230,20 @@ def _check_field(name: str, kind: str, value: Any) -> Any:
     ok_high = value <= high if high_in else value < high
     if not (ok_low and ok_high):
         raise ValueError(f"{name}={_short(value)}: must be in {rule}")
+    return value
+
+
+def _bool_choice(name: str, value: Any) -> Any:
+    """A choice field that was a bool: True/False (or their words) become its two choices."""
+    on, off = _BOOL_CHOICES[name]
+    if isinstance(value, bool):
+        return on if value else off
+    if isinstance(value, str) and value not in _CHOICES[name]:
+        low = value.strip().lower()
+        if low in _TRUE:
+            return on
+        if low in _FALSE:
+            return off
     return value
 
 

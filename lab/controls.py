@@ -8,7 +8,7 @@ from typing import Any
 import ipywidgets as W
 
 from lab import i18n
-from lab.config import ACTIVATIONS, BATCHNORMS, CLIPS, INITS, OPTIMIZERS, SCHEDULES
+from lab.config import ACTIVATIONS, BATCHNORMS, CLIPS, INITS, OPTIMIZERS, SCALINGS, SCHEDULES
 from lab.data import available_datasets
 
 # field -> (group, plain-words label, tooltip)
@@ -24,9 +24,10 @@ LABELS = {
     "weight_decay": ("Regularization", "Weight decay", "L2 penalty on the weights"),
     "clip": ("Optimization", "Clip gradients", "Cap the gradient's global norm or each value"),
     "clip_threshold": ("Optimization", "Clip at", "The cap used by gradient clipping"),
-    "optimizer": ("Optimization", "Optimizer", "sgd, sgd with momentum 0.9, or adam"),
+    "optimizer": ("Optimization", "Optimizer", "sgd, sgd with momentum 0.9, adam or RMSprop"),
     "lr": ("Optimization", "Learning rate", "Step size of the optimizer"),
-    "lr_schedule": ("Optimization", "LR schedule", "Keep, step down or cosine-decay the rate"),
+    "lr_schedule": ("Optimization", "LR schedule", "Keep, step down or cosine-decay the rate, "
+                    "or cut it x0.1 when validation stalls (plateau)"),
     "batch_size": ("Optimization", "Batch size", "Examples per step"),
     "steps": ("Optimization", "Steps", "How many optimizer steps to train"),
     "early_stopping": ("Optimization", "Early stop", "Stop after this many evaluations "
@@ -34,11 +35,17 @@ LABELS = {
     "restore_best": ("Optimization", "Restore best", "When training ends, go back to the "
                      "weights of the lowest validation loss (needs Early stop)"),
     "dataset": ("Data", "Dataset", "What the network learns to classify"),
-    "standardize": ("Data", "Standardize", "Scale inputs to mean 0, std 1"),
+    "standardize": ("Data", "Inputs", "How inputs are scaled: mean 0 and std 1 (training "
+                    "statistics), into [0, 1], or left raw"),
     "noise": ("Data", "Noise", "Jitter of the 2-D datasets"),
     "seed": ("Data", "Seed", "Random seed for data, init, batches and dropout"),
 }
 GROUPS = ("Model", "Initialization", "Regularization", "Optimization", "Data")
+# choice field -> {value: label} where the label is not the value itself
+OPTION_LABELS = {
+    "optimizer": {"rmsprop": "RMSprop"},
+    "standardize": {"zscore": "standardize (z-score)", "unit": "scale to [0, 1]", "none": "raw"},
+}
 
 
 def make_control(field: str, value: Any, lang: str = "en") -> W.Widget:
@@ -48,11 +55,11 @@ def make_control(field: str, value: Any, lang: str = "en") -> W.Widget:
     kw = dict(description=label, tooltip=tip, continuous_update=False)
     choices = {"activation": ACTIVATIONS, "init": INITS, "batchnorm": BATCHNORMS,
                "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "clip": CLIPS,
-               "dataset": available_datasets()}
+               "dataset": available_datasets(), "standardize": SCALINGS}
     if field in choices:
         kw.pop("continuous_update")
         w: W.Widget = W.Dropdown(options=_options(field, choices[field], lang), value=value, **kw)
-    elif field in ("residual", "standardize", "restore_best"):
+    elif field in ("residual", "restore_best"):
         w = W.Checkbox(value=value, description=label, tooltip=tip, indent=False)
     elif field in ("init_gain", "lr", "clip_threshold"):
         low, high = {"init_gain": (-3, 2), "lr": (-5, 2), "clip_threshold": (-3, 3)}[field]
@@ -95,9 +102,11 @@ def relabel(widget: W.Widget, field: str, lang: str) -> None:
 
 
 def _options(field: str, values, lang: str) -> list:
-    """A dropdown's options: the values themselves in English (as ever), (label, value) else."""
+    """A dropdown's options as (label, value): in English the value itself unless OPTION_LABELS
+    names it, in another language lab/i18n.py's label."""
     if lang == "en":
-        return list(values)
+        names = OPTION_LABELS.get(field, {})
+        return [(names.get(v, v), v) for v in values]
     return [(i18n.option_label(field, v, lang), v) for v in values]
 
 

@@ -19,6 +19,7 @@ VAL_FRACTION = 0.2
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 # alternative sub-folders people already have (torchvision's layout)
 _FOLDERS = {"mnist": ("mnist", "MNIST/raw"), "fashion_mnist": ("fashion_mnist", "FashionMNIST/raw")}
+PIXEL_MAX = {"digits": 16.0, "mnist": 255.0, "fashion_mnist": 255.0}  # standardize="unit" divides
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,13 @@ class Dataset:
 
 
 def load(cfg: Config) -> Dataset:
-    """Return the dataset `cfg` names, split and (if asked) standardized with train statistics."""
+    """Return the dataset `cfg` names, split and scaled as cfg.standardize says."""
     where = str(data_dir()) if cfg.dataset in _FOLDERS else ""  # new folder, new cache entry
     return _load(cfg.dataset, cfg.n_samples, cfg.noise, cfg.seed, cfg.standardize, where)
 
 
 @functools.lru_cache(maxsize=16)
-def _load(name: str, n_samples: int, noise: float, seed: int, standardize: bool,
+def _load(name: str, n_samples: int, noise: float, seed: int, standardize: str,
           where: str) -> Dataset:
     rng = np.random.default_rng(seed)
     image_shape = None
@@ -60,11 +61,7 @@ def _load(name: str, n_samples: int, noise: float, seed: int, standardize: bool,
     n_val = max(1, int(round(VAL_FRACTION * len(x))))
     val, train = order[:n_val], order[n_val:]
     x_train, x_val = x[train], x[val]
-    if standardize:
-        mean = x_train.mean(axis=0)
-        std = x_train.std(axis=0)
-        std[std < 1e-8] = 1.0  # constant pixels (digit corners) stay as they are
-        x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
+    x_train, x_val = scale(name, standardize, x_train, x_val)
     return Dataset(
         name=name,
         x_train=torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32)),
@@ -74,6 +71,24 @@ def _load(name: str, n_samples: int, noise: float, seed: int, standardize: bool,
         n_classes=int(y.max()) + 1,
         image_shape=image_shape,
     )
+
+
+def scale(name: str, how: str, x_train: np.ndarray,
+          x_val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scale both splits as `how` says, with training statistics only (Config.standardize)."""
+    if how == "zscore":
+        shift = x_train.mean(axis=0)
+        size = x_train.std(axis=0)
+        size[size < 1e-8] = 1.0  # constant pixels (digit corners) stay as they are
+    elif how == "unit" and name in PIXEL_MAX:  # pixels: the format's own range, 0..max
+        shift, size = 0.0, PIXEL_MAX[name]
+    elif how == "unit":  # 2-D sets: min-max; validation points may fall a little outside
+        shift = x_train.min(axis=0)
+        size = x_train.max(axis=0) - shift
+        size[size < 1e-8] = 1.0
+    else:
+        return x_train, x_val
+    return (x_train - shift) / size, (x_val - shift) / size
 
 
 def _synthetic(name: str, n: int, noise: float, rng: np.random.Generator):
@@ -109,7 +124,7 @@ def _sk_seed(rng: np.random.Generator) -> int:
 
 
 def _images(name: str):
-    """Return (x flattened float, y, (H, W)) for an image dataset."""
+    """Return (x flattened float, y, (H, W)) for an image dataset, pixels as stored (0..max)."""
     if name == "digits":
         from sklearn.datasets import load_digits
 
@@ -124,7 +139,7 @@ def _images(name: str):
         raise ValueError(f"{name}: {folder} holds images of shape {images.shape}; "
                          "expected (count, height, width)")
     h, w = images.shape[1:]
-    return images.reshape(len(images), -1).astype(np.float64) / 255.0, labels, (h, w)
+    return images.reshape(len(images), -1).astype(np.float64), labels, (h, w)
 
 
 def data_dir() -> Path | None:

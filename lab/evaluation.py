@@ -11,7 +11,11 @@ from lab.config import Config
 from lab.data import Dataset
 
 MAX_VAL = 2048  # validation examples evaluated (and at most as many training examples)
-MIN_DELTA = 1e-4  # a validation loss lower by less is no improvement for early stopping
+MIN_DELTA = 1e-4  # a validation loss lower by less is no improvement (early stopping, plateau)
+# lr_schedule="plateau", as Keras's ReduceLROnPlateau(factor=0.1, patience=3, min_delta=1e-4,
+# cooldown=0, min_lr=0) with one of the lab's 20 evaluations per run as its epoch
+PLATEAU_FACTOR = 0.1
+PLATEAU_PATIENCE = 3
 
 
 def eval_sets(data: Dataset, device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -97,3 +101,25 @@ class Watch:
             return None
         self.net.load_state_dict(self.state)
         return self.lowest_step
+
+
+class Plateau:
+    """The learning-rate factor of lr_schedule="plateau": multiplied by PLATEAU_FACTOR each time
+    PLATEAU_PATIENCE evaluations in a row bring no validation-loss improvement over MIN_DELTA."""
+
+    def __init__(self, factor: float = PLATEAU_FACTOR, patience: int = PLATEAU_PATIENCE):
+        self.factor, self.patience = factor, patience
+        self.best, self.since_best = math.inf, 0
+        self.scale = 1.0  # the factor on the configured learning rate, now
+
+    def see(self, loss: float) -> float:
+        """Take the latest validation loss; return the factor for the steps that follow."""
+        loss = loss if math.isfinite(loss) else math.inf
+        if loss < self.best - MIN_DELTA:
+            self.best, self.since_best = loss, 0
+        else:
+            self.since_best += 1
+            if self.since_best >= self.patience:  # reduce, then wait a full patience again
+                self.scale *= self.factor
+                self.since_best = 0
+        return self.scale

@@ -12,7 +12,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from lab.diagnosis import per_layer_gain
+from lab.quadratic import Descent, measured_rate
 from lab.run import Run
 
 if TYPE_CHECKING:
@@ -81,3 +84,24 @@ def check_he_std(answer: object, weight: torch.Tensor) -> bool:
         "replace ... with the std He initialization uses for this layer's fan-in.",
         hint="He's variance is 2 / fan_in; fan_in is the number of inputs per unit "
              "(weight.shape[1]). weight.std() is only an estimate from a sample.")
+
+
+def check_rate(answer: object, path: Descent, first: int, last: int) -> bool:
+    """Lesson 07: the mean factor per step by which a quadratic path's distance shrank."""
+    return report(
+        answer, measured_rate(path.distance, first, last), "the convergence rate per step",
+        f"replace ... with the factor per step from step {first} to step {last}, "
+        "from path.distance.",
+        hint=f"Divide path.distance[{last}] by path.distance[{first}] and take the "
+             f"{last - first}-th root.")
+
+
+def check_best_step(answer: object, run: Run) -> bool:
+    """Lesson 08: the step of the lowest validation loss (the weights restore_best keeps)."""
+    best = int(run.val_steps[int(np.argmin(run.val_loss))])
+    return report(
+        answer, best, "the step restore_best would go back to",
+        "replace ... with the step of the lowest validation loss, from run.val_steps and "
+        "run.val_loss.",
+        rel=1e-9, hint="np.argmin(run.val_loss) gives the position; run.val_steps at that "
+                       "position gives the step.")

@@ -94,7 +94,7 @@ class PredictionPanel:
         self.note.set_visible(bool(note))
 
     def _update_images(self, run: Run, data: Dataset) -> None:
-        raw = load(run.config.replace(standardize=False))  # same split, natural contrast
+        raw = load(run.config.replace(standardize="none"))  # same split, natural contrast
         h, w = data.image_shape
         n = min(16, len(raw.x_val))
         key = (run.config.dataset, run.config.n_samples, run.config.seed)

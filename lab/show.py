@@ -13,6 +13,8 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from lab.diagnosis import diagnose, gradient_ratio, number  # noqa: E402
 from lab.plots import DashboardFigure, figure_png, run_colors  # noqa: E402
+from lab.quadratic import Descent  # noqa: E402
+from lab.quadratic_figure import descent_figure  # noqa: E402
 from lab.run import Run  # noqa: E402
 
 QUANTITIES = {
@@ -52,6 +54,12 @@ def profiles(runs: dict[str, Run], quantity: str = "act_grad_std", row: int = 0,
     ax.legend(fontsize=9)
     fig.tight_layout()
     return Image(figure_png(fig))
+
+
+def descent(runs: dict[str, Descent], kappa: float,
+            rates: dict[str, float] | None = None) -> Image:
+    """Optimizer paths on the quadratic and their distance to the minimum, as an inline PNG."""
+    return Image(descent_figure(runs, kappa, rates))
 
 
 def table(runs: dict[str, Run]) -> str:

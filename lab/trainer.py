@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from lab import allocator, probes
 from lab.config import Config
 from lab.data import Dataset, load
-from lab.evaluation import Evaluator, Watch
+from lab.evaluation import Evaluator, Plateau, Watch
 from lab.models import build_model
 from lab.recorder import Recorder, UpdateTracker
 from lab.run import Run
@@ -25,6 +25,7 @@ N_IMAGES = 16  # validation images shown with their predictions (image datasets)
 # Small MLPs run one CPU thread: as fast as two on an idle 2-core machine, and 17x faster
 # (11 ms vs 187 ms per inspect) when another process busies a core and OpenMP threads spin.
 SINGLE_THREAD_WIDTH = 256
+RMSPROP_ALPHA, RMSPROP_EPS = 0.99, 1e-8  # torch.optim.RMSprop's defaults
 
 
 allocator.tune()  # the steps' temporaries stay in the heap (see lab.allocator)
@@ -42,7 +43,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def lr_at(cfg: Config, step: int) -> float:
-    """Learning rate at `step` under cfg.lr_schedule."""
+    """Learning rate at `step` under cfg.lr_schedule ("plateau": before any reduction, which
+    depends on the validation losses; lab.evaluation.Plateau)."""
     if cfg.lr_schedule == "step":
         return cfg.lr * 0.1 ** ((step >= cfg.steps // 2) + (step >= (3 * cfg.steps) // 4))
     if cfg.lr_schedule == "cosine":
@@ -51,9 +53,12 @@ def lr_at(cfg: Config, step: int) -> float:
 
 
 def make_optimizer(cfg: Config, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    """The optimizer Config names (momentum = SGD with momentum 0.9)."""
+    """The optimizer Config names (momentum = SGD with momentum 0.9; RMSprop's defaults)."""
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=RMSPROP_ALPHA, eps=RMSPROP_EPS,
+                                   weight_decay=cfg.weight_decay, foreach=True)
     momentum = 0.9 if cfg.optimizer == "momentum" else 0.0
     return torch.optim.SGD(params, lr=cfg.lr, momentum=momentum,
                            weight_decay=cfg.weight_decay, foreach=True)
@@ -173,6 +178,8 @@ class _Trainer:
         self.evaluate = Evaluator(net, cfg, self.data, dev)
         # early stopping needs each validation loss on the host (one sync per evaluation)
         self.watch = Watch(cfg, net) if cfg.early_stopping and update else None
+        # the plateau schedule also needs them: its factor changes the steps that follow
+        self.plateau = Plateau() if cfg.lr_schedule == "plateau" and update else None
         self.params = list(net.parameters())
         weights = net.hidden_weights()
         ids = {id(p): i for i, p in enumerate(self.params)}
@@ -221,6 +228,8 @@ class _Trainer:
                 if self.watch is not None and self.watch.see(t, rec.last_val_loss()):
                     status["stopped_early_at"] = t
                     break
+                if self.plateau is not None:
+                    self.plateau.see(rec.last_val_loss())
             self._step(probe, t, steps, update)
             done = t + 1
             now = time.perf_counter()
@@ -266,7 +275,7 @@ class _Trainer:
             if t in rec.snaps:
                 rec.histogram(t, acts, a_grads)
             self.last = (t, list(acts), a_grads)  # histogrammed under no_grad if needed
-            rec.lr[t] = lr_at(cfg, t)
+            rec.lr[t] = lr_at(cfg, t) * (self.plateau.scale if self.plateau is not None else 1.0)
             if not update:
                 return
             for p, g in zip(params, p_grads, strict=True):

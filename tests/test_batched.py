@@ -11,7 +11,7 @@ import pytest
 
 import lab
 from lab import batched
-from lab.batched import BatchTrainer, groups, train_many
+from lab.batched import BatchTrainer, batchable, groups, train_many
 from lab.config import Config
 from lab.run import LAYER_FIELDS
 from lab.sweep import sweep
@@ -70,10 +70,12 @@ def test_sgd_members_match_separate_runs_over_a_whole_training():
     dict(optimizer="adam", clip="norm", activation="gelu"),
     dict(optimizer="sgd", lr=0.1, clip="value", activation="sigmoid", init="xavier_uniform"),
     dict(optimizer="adam", activation="selu", init="lecun_normal", weight_decay=1e-2),
+    dict(optimizer="rmsprop", lr=1e-3, activation="gelu", weight_decay=1e-3),
 ])
 def test_every_optimizer_norm_and_clip_matches_separate_runs(changes):
-    # Adam normalizes each step, so rounding differences grow faster: compare fewer steps
-    base = Config(steps=10 if changes["optimizer"] == "adam" else 25, depth=5, width=24,
+    # Adam and RMSprop normalize each step, so rounding differences grow faster: fewer steps
+    base = Config(steps=10 if changes["optimizer"] in ("adam", "rmsprop") else 25, depth=5,
+                  width=24,
                   **changes)
     thresholds = (1e-4, 1e-3, 1.0) if base.clip == "value" else (0.5, 2.0, 50.0)
     configs = [base.replace(seed=s, clip_threshold=t, init_gain=g)
@@ -88,6 +90,23 @@ def test_every_optimizer_norm_and_clip_matches_separate_runs(changes):
                     np.testing.assert_allclose(state[key], ref[key], rtol=1e-4, atol=1e-6)
     if base.clip != "none":  # the thresholds were chosen so that clipping acts somewhere
         assert any(r.clipped.any() for r in alones)
+
+
+def test_plateau_runs_train_alone_as_lab_train_does():
+    # the plateau rate follows each run's own validation losses: no batch, lab.train itself
+    base = Config(steps=200, depth=3, width=16, n_samples=200, lr=0.03, lr_schedule="plateau")
+    configs = [base, base.replace(seed=1), base.replace(lr_schedule="constant")]
+    assert not batchable(configs[0]) and batchable(configs[2])
+    assert [len(g) for g in groups(configs)] == [1, 1, 1]
+    runs = train_many(configs)
+    for run, cfg in zip(runs[:2], configs[:2], strict=True):
+        alone = lab.train(cfg)
+        np.testing.assert_array_equal(run.lr, alone.lr)
+        np.testing.assert_array_equal(run.loss, alone.loss)
+        assert "batch_members" not in run.extra
+    assert runs[0].lr[-1] < base.lr  # it did cut the rate
+    with pytest.raises(ValueError, match="plateau"):
+        BatchTrainer(configs[:2])
 
 
 def test_a_diverging_member_stops_alone_at_its_own_step():

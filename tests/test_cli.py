@@ -64,6 +64,16 @@ def test_restore_best_without_early_stopping_is_refused_with_both_fields(capsys)
     assert "restore_best=True" in err and "early_stopping=0" in err
 
 
+@pytest.mark.parametrize("text,want", [("unit", "unit"), ("none", "none"), ("false", "none"),
+                                       ("true", "zscore"), ("zscore", "zscore")])
+def test_standardize_flag_takes_a_choice_or_the_old_true_false(text, want):
+    from lab.cli import _base_config, _parser
+
+    parser = _parser()
+    args = parser.parse_args(["run", "--standardize", text, "--out", "x.png"])
+    assert _base_config(parser, args).standardize == want
+
+
 def test_presets_lists_every_preset(capsys):
     assert main(["presets"]) == 0
     out = capsys.readouterr().out.splitlines()

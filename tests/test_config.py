@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import lab
 from lab import config as config_module
-from lab.config import Config
+from lab.config import Config, lenient_from_query
 
 FIELDS = dataclasses.fields(Config)
 NAMES = [f.name for f in FIELDS]
@@ -280,6 +280,35 @@ def test_query_values_are_readable():
     pairs = dict(parse_qsl(Config(lr=0.0123, residual=True, activation="tanh").to_query()))
     assert pairs == {"lr": "0.0123", "residual": "true", "activation": "tanh"}
     assert Config.from_query("depth=20&activation=tanh") == Config(depth=20, activation="tanh")
+
+
+@pytest.mark.parametrize(("given", "want"), [
+    (True, "zscore"), (False, "none"), ("zscore", "zscore"), ("unit", "unit"), ("none", "none")])
+def test_standardize_is_a_choice_and_old_booleans_still_work(given, want):
+    cfg = Config(standardize=given)
+    assert cfg.standardize == want and cfg == Config(standardize=want)
+    assert Config.from_query(cfg.to_query()) == cfg
+    assert Config.from_json(cfg.to_json()) == cfg
+    assert Config.from_dict({"standardize": given}) == cfg
+
+
+def test_old_standardize_links_and_json_still_open():
+    assert Config.from_query("standardize=false").standardize == "none"
+    assert Config.from_query("standardize=true") == Config()
+    assert Config.from_query("standardize=unit").standardize == "unit"
+    assert Config.from_json('{"standardize": false}').standardize == "none"
+    assert lenient_from_query("standardize=0") == (Config(standardize="none"), [])
+    assert Config(standardize=False).to_query() == "standardize=none"
+    assert Config(standardize=True).to_query() == ""  # the default
+
+
+def test_cache_keys_tell_the_input_scalings_apart():
+    from lab.cache import key
+
+    keys = {s: key(Config(standardize=s)) for s in ("zscore", "unit", "none")}
+    assert len(set(keys.values())) == 3
+    assert key(Config(standardize=True)) == keys["zscore"]
+    assert key(Config(standardize=False)) == keys["none"]
 
 
 @pytest.mark.parametrize(

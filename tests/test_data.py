@@ -154,6 +154,35 @@ def test_standardized_digits_keep_constant_pixels_finite():
     np.testing.assert_allclose(x_train[:, constant], 0.0, atol=1e-6)
 
 
+def test_unit_scaling_divides_digit_pixels_by_16():
+    unit = _load(dataset="digits", n_samples=1797, seed=2, standardize="unit")
+    raw = _load(dataset="digits", n_samples=1797, seed=2, standardize="none")
+    assert load_digits().data.max() == 16.0  # scikit-learn's digits: 4-bit pixels, 0..16
+    x, _ = _all(unit)
+    assert x.min() == 0.0 and x.max() == 1.0
+    np.testing.assert_allclose(unit.x_train.numpy(), raw.x_train.numpy() / 16.0, rtol=1e-7)
+    np.testing.assert_allclose(unit.x_val.numpy(), raw.x_val.numpy() / 16.0, rtol=1e-7)
+    assert torch.equal(unit.y_val, raw.y_val)  # same split
+
+
+@pytest.mark.parametrize("name", SYNTHETIC_DATASETS)
+def test_unit_scaling_of_2d_sets_is_min_max_of_the_training_split(name):
+    unit = _load(dataset=name, n_samples=500, seed=1, standardize="unit")
+    raw = _load(dataset=name, n_samples=500, seed=1, standardize=False)
+    r_train, r_val = raw.x_train.numpy().astype(np.float64), raw.x_val.numpy().astype(np.float64)
+    low, high = r_train.min(axis=0), r_train.max(axis=0)
+    np.testing.assert_allclose(unit.x_train.numpy().min(axis=0), 0.0, atol=1e-7)
+    np.testing.assert_allclose(unit.x_train.numpy().max(axis=0), 1.0, atol=1e-6)
+    np.testing.assert_allclose(unit.x_val.numpy(), (r_val - low) / (high - low), atol=1e-6)
+
+
+def test_standardize_true_and_false_are_zscore_and_none():
+    assert Config(standardize=True).standardize == "zscore"
+    assert Config(standardize=False).standardize == "none"
+    a, b = _load(dataset="moons", standardize=True), _load(dataset="moons", standardize="zscore")
+    assert torch.equal(a.x_train, b.x_train)
+
+
 # ---------------------------------------------------------------- digits
 
 
@@ -252,6 +281,8 @@ def test_mnist_loads_from_lab_data_dir(tmp_path, monkeypatch, name, sub, gz, n_s
     _write_mnist(tmp_path.joinpath(*sub.split("/")), images, labels, gz)
     monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
     ds = lab.data.load(Config(dataset=name, n_samples=n_samples, standardize=False))
+    unit = lab.data.load(Config(dataset=name, n_samples=n_samples, standardize="unit"))
+    np.testing.assert_allclose(unit.x_train.numpy(), ds.x_train.numpy() / 255.0, rtol=1e-7)
     assert ds.name == name and ds.n_features == 20 and ds.image_shape == (5, 4)
     assert len(ds.x_val) == round(0.2 * n_samples)
     x, y = _all(ds)
@@ -260,8 +291,8 @@ def test_mnist_loads_from_lab_data_dir(tmp_path, monkeypatch, name, sub, gz, n_s
     index = {row.tobytes(): i for i, row in enumerate(flat)}
     seen = []
     for row, label in zip(x, y, strict=True):
-        i = index[np.rint(row * 255).astype(np.uint8).tobytes()]
-        np.testing.assert_allclose(row, flat[i] / 255.0, rtol=1e-6, atol=0)
+        i = index[row.astype(np.uint8).tobytes()]  # raw: the stored bytes 0..255
+        np.testing.assert_array_equal(row, flat[i])
         assert label == labels[i]
         seen.append(i)
     assert len(set(seen)) == n_samples  # each image at most once

@@ -260,7 +260,8 @@ def small_configs(draw):
         init_gain=draw(st.floats(1e-3, 100.0)), batchnorm=batchnorm,
         dropout=draw(st.floats(0.0, 0.95)), batch_size=draw(st.integers(2, 256)),
         clip=draw(st.sampled_from(C.CLIPS)), clip_threshold=draw(st.floats(1e-4, 1e3)),
-        dataset=dataset, standardize=draw(st.booleans()), noise=draw(st.floats(0.0, 5.0)),
+        dataset=dataset, standardize=draw(st.sampled_from(C.SCALINGS)),
+        noise=draw(st.floats(0.0, 5.0)),
         n_samples=draw(st.integers(20, 300)), seed=draw(st.integers(0, 2**31 - 1)),
     )
 
@@ -276,3 +277,53 @@ def test_inspect_of_any_valid_config_is_finite_or_says_diverged(cfg):
         assert all(np.all(np.isfinite(v)) for v in values), run.config
     else:
         assert run.diverged_at == 0
+
+
+def test_rmsprop_first_step_is_the_hand_computed_update():
+    # s = (1 - alpha) g^2 after one step, so w moves by lr g / (sqrt(0.01) |g| + eps) ~ 10 lr
+    cfg = full_batch(optimizer="rmsprop", lr=1e-3, steps=1)
+    run = lab.train(cfg)
+    net, _, _, _ = reference_step0(cfg)
+    for name, p in net.named_parameters():
+        g = p.grad.double()
+        want = p.detach().double() - 1e-3 * g / ((0.01 * g * g).sqrt() + 1e-8)
+        np.testing.assert_allclose(run.model_state[name].double(), want, rtol=1e-4, atol=1e-6,
+                                   err_msg=name)
+    w = net.blocks[2].layer.weight
+    moved = (run.model_state["blocks.2.layer.weight"] - w.detach()).abs()
+    big = w.grad.abs() > 1e-4  # eps = 1e-8 is under 0.1% of 0.1 |g|
+    assert big.sum() > 50
+    np.testing.assert_allclose(moved[big], 1e-2, rtol=1e-3)  # 10 lr: sqrt(1 / (1 - 0.99))
+
+
+def test_plateau_factor_drops_after_patience_evaluations_without_improvement():
+    from lab.evaluation import PLATEAU_FACTOR, PLATEAU_PATIENCE, Plateau
+
+    assert (PLATEAU_FACTOR, PLATEAU_PATIENCE) == (0.1, 3)
+    p = Plateau()
+    assert [p.see(x) for x in (1.0, 0.9, 0.8, 0.7, 0.6)] == [1.0] * 5  # improving: no cut
+    # 0.69995 improves by less than MIN_DELTA: no improvement, as Keras's min_delta
+    assert [p.see(x) for x in (0.6, 0.65, 0.59995)] == [1.0, 1.0, 0.1]
+    assert [p.see(x) for x in (0.7, 0.6)] == [0.1, 0.1]  # the count starts again after a cut
+    assert p.see(0.5) == 0.1 and p.since_best == 0  # an improvement resets it
+    assert [p.see(x) for x in (0.5, float("nan"), 0.55)] == [0.1, 0.1, pytest.approx(0.01)]
+
+
+def test_plateau_schedule_cuts_the_recorded_lr_where_the_val_losses_say():
+    cfg = lab.Config(**{**SMALL, "steps": 400}, lr=0.03, lr_schedule="plateau")
+    run = lab.train(cfg)
+    assert run.steps_done == 400 and run.diverged_at is None
+    # the rule, recomputed from the recorded validation losses: 3 evaluations in a row without
+    # a 1e-4 improvement multiply the rate by 0.1 for every step from that evaluation on
+    want, best, since, scale = np.full(400, 0.03), math.inf, 0, 1.0
+    for step, loss in zip(run.val_steps, run.val_loss, strict=True):
+        if loss < best - 1e-4:
+            best, since = loss, 0
+        else:
+            since += 1
+            if since == 3:
+                scale, since = scale * 0.1, 0
+        want[step:] = 0.03 * scale
+    np.testing.assert_allclose(run.lr, want, rtol=1e-12)
+    assert run.lr[-1] <= 0.003  # the val loss of this small net does stall within 400 steps
+    assert lab.inspect(cfg).lr[0] == 0.03  # inspect: the configured rate

@@ -236,12 +236,28 @@ def test_exported_pytorch_model_computes_what_the_lab_model_computes():
         torch.testing.assert_close(theirs(x), ours(x))
 
 
-def test_exported_lab_code_reproduces_the_config():
-    cfg = lab.Config(depth=20, activation="sigmoid", init="xavier_normal", lr=0.0123)
+@pytest.mark.parametrize("cfg", [
+    lab.Config(depth=20, activation="sigmoid", init="xavier_normal", lr=0.0123),
+    lab.Config(optimizer="rmsprop", lr_schedule="plateau", standardize="unit"),
+    lab.Config(standardize=False, early_stopping=4, restore_best=True),
+])
+def test_exported_lab_code_reproduces_the_config(cfg):
     namespace = {}
     exec(lab_code(cfg).replace("run = lab.train(cfg)", "").replace(
         "print(run.summary())", ""), namespace)
     assert namespace["cfg"] == cfg
+
+
+def test_inputs_and_optimizer_dropdowns_show_words_and_set_the_config():
+    d = Dashboard(FAST, autostart=False, fields=["standardize", "optimizer"])
+    inputs, opt = d.controls["standardize"], d.controls["optimizer"]
+    assert inputs.description == "Inputs" and inputs.value == "zscore"
+    assert [label for label, _ in inputs.options] == [
+        "standardize (z-score)", "scale to [0, 1]", "raw"]
+    assert ("RMSprop", "rmsprop") in opt.options and ("adam", "adam") in opt.options
+    inputs.value, opt.value = "unit", "rmsprop"
+    assert d.config.standardize == "unit" and d.config.optimizer == "rmsprop"
+    d.close()
 
 
 def test_each_frame_is_diagnosed_once_and_figure_and_text_share_it(monkeypatch):
