@@ -4,8 +4,8 @@ Usage: python tools/cnn_bn_mnist.py --mnist DIR [--out docs/cnn-bn-mnist.png] [-
                                     [--steps 200] [--n-samples 3000]
 DIR holds MNIST's IDX files (train-images-idx3-ubyte and train-labels-idx1-ubyte, raw or .gz),
 directly or in DIR/mnist/ or DIR/MNIST/raw/ (torchvision's layout). Nothing is downloaded. Each
-seed trains the same CNN as lesson 11's digits runs (lab.Config arch="cnn": 3 conv layers of 8
-channels, Adam) with batchnorm "none" and "before" (conv -> BN -> ReLU); the figure shows (a)
+seed trains lesson 11's digits CNN at half its width (lab.Config arch="cnn": 3 conv layers of
+8 channels, Adam) with batchnorm "none" and "before" (conv -> BN -> ReLU); the figure shows (a)
 validation accuracy and (b) training loss over the steps, and the command prints each run's
 final numbers. A few minutes on one CPU core (28x28 convolutions cost ~12x the digits' 8x8).
 """
