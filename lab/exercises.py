@@ -10,16 +10,15 @@ lesson's exercise both ways.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
+from lab.batchnorm import gamma_beta
 from lab.diagnosis import per_layer_gain
 from lab.quadratic import Descent, measured_rate
 from lab.run import Run
-
-if TYPE_CHECKING:
-    import torch
 
 NOT_YET = "Not answered yet:"
 CORRECT = "Correct:"
@@ -105,3 +104,38 @@ def check_best_step(answer: object, run: Run) -> bool:
         "run.val_loss.",
         rel=1e-9, hint="np.argmin(run.val_loss) gives the position; run.val_steps at that "
                        "position gives the step.")
+
+
+def check_batchnorm(answer: object, z: torch.Tensor, bn: torch.nn.modules.batchnorm._BatchNorm
+                    ) -> bool:
+    """Lesson 04: `answer` is `z` normalized by hand as `bn` does in training mode (gamma, beta
+    at their initial 1 and 0). Compared with torch's own batch norm on the same batch."""
+    task = ("replace ... with z normalized per unit over the batch: subtract the batch mean, "
+            "divide by sqrt(batch variance + 1e-5).")
+    if answer is Ellipsis:
+        return report(answer, 0.0, "", task)
+    with torch.no_grad():
+        expected = F.batch_norm(z, None, None, bn.weight, bn.bias, training=True, eps=bn.eps)
+        try:
+            mine = torch.as_tensor(answer, dtype=expected.dtype)
+        except (TypeError, ValueError, RuntimeError):
+            mine = torch.full((), float("nan"))
+        if mine.shape != expected.shape:
+            print(f"{WRONG} the answer should have z's shape {tuple(z.shape)}, one value per "
+                  "example and unit.")
+            return False
+        worst = float((mine - expected).abs().max())
+    return report(1.0 + worst, 1.0, "what BN computes in training mode", task, rel=1e-4,
+                  hint="Use each unit's mean and variance over the batch (dim=0), the variance "
+                       "divided by B, not B - 1 (unbiased=False), and eps = 1e-5 under the root.")
+
+
+def check_gamma_moved(answer: object, run: Run) -> bool:
+    """Lesson 11: the largest |gamma - 1| over every BatchNorm layer and channel of `run`."""
+    gammas, _ = gamma_beta(run)
+    return report(answer, max(float(np.abs(g - 1).max()) for g in gammas),
+                  "the largest distance of a gamma from its initial 1",
+                  "replace ... with the largest |gamma - 1| over both layers' channels, from "
+                  "run.model_state.", rel=1e-4,
+                  hint="gamma is the BatchNorm layer's 'weight'; take |gamma - 1| for every "
+                       "channel of every layer, then the maximum.")

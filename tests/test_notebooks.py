@@ -26,8 +26,8 @@ def code_cells(path: Path):
     return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
 
 
-def test_there_are_ten_lessons_and_the_dashboard():
-    assert len(LESSONS) == 10
+def test_there_are_eleven_lessons_and_the_dashboard():
+    assert len(LESSONS) == 11
     assert (ROOT / "notebooks" / "dashboard.ipynb") in NOTEBOOKS
 
 
