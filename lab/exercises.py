@@ -10,9 +10,13 @@ lesson's exercise both ways.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from lab.diagnosis import per_layer_gain
+from lab.diagnosis import gradient_ratio, per_layer_gain
 from lab.run import Run
+
+if TYPE_CHECKING:  # lab.exercises stays importable without torch
+    from torch import Tensor
 
 NOT_YET = "Not answered yet:"
 CORRECT = "Correct:"
@@ -52,3 +56,43 @@ def check_gain(answer: object, run: Run) -> bool:
         hint="Divide layer 1's gradient std by the last layer's, then take the "
              "(depth - 1)-th root.")
 
+
+
+def check_variance_shift(answer: object, h: Tensor, dropped: Tensor) -> bool:
+    """Lesson 05: how many times larger the mean square of a layer's output is with dropout on."""
+    expected = float((dropped.double() ** 2).mean() / (h.double() ** 2).mean())
+    return report(
+        answer, expected, "the mean square with dropout over the mean square without",
+        "replace ... with (dropped ** 2).mean() over (h ** 2).mean(), as a float.",
+        hint="Square first, then average: the mean of dropped ** 2 divided by the mean of "
+             "h ** 2. Compare it with 1 / (1 - p).")
+
+
+def check_largest_threshold(answer: object, runs: dict[float, Run], floor: float) -> bool:
+    """Lesson 06: the largest clip threshold whose run ends with validation accuracy >= floor."""
+    good = [c for c, run in runs.items() if len(run.val_acc) and run.val_acc[-1] >= floor]
+    return report(
+        answer, max(good) if good else math.nan, "the largest threshold that still trains",
+        "replace ... with the largest threshold in runs whose run.val_acc[-1] reached floor.",
+        hint="Keep the thresholds c whose runs[c].val_acc[-1] >= floor, then take the largest.")
+
+
+def check_skip_gain(answer: object, res: Run, plain: Run) -> bool:
+    """Lesson 09: how many times more gradient layer 1 gets at init with skips than without."""
+    expected = float(res.act_grad_std[0][0] / plain.act_grad_std[0][0])
+    return report(
+        answer, expected, "layer 1's gradient with skips over layer 1's gradient without",
+        "replace ... with res.act_grad_std[0][0] divided by plain.act_grad_std[0][0].",
+        hint="Row 0 is initialization and column 0 is layer 1: divide the residual net's value "
+             "by the plain net's.")
+
+
+def check_deepest(answer: object, runs: dict[int, Run], floor: float) -> bool:
+    """Lesson 10: the largest depth whose layer-1/last gradient ratio at init is >= floor."""
+    good = [depth for depth, run in runs.items() if gradient_ratio(run, 0) >= floor]
+    return report(
+        answer, max(good) if good else math.nan, "the deepest net that keeps the ratio",
+        "replace ... with the largest depth d whose gradient_ratio(runs[d], 0) is at least "
+        "floor.",
+        hint="Keep the depths whose ratio at row 0 is >= floor (not the ratio itself), then "
+             "take the largest.")
