@@ -63,7 +63,7 @@ def check_variance_shift(answer: object, h: Tensor, dropped: Tensor) -> bool:
     expected = float((dropped.double() ** 2).mean() / (h.double() ** 2).mean())
     return report(
         answer, expected, "the mean square with dropout over the mean square without",
-        "replace ... with (dropped ** 2).mean() over (h ** 2).mean(), as a float.",
+        "replace ... with the ratio of the two mean squares, as a float.",
         hint="Square first, then average: the mean of dropped ** 2 divided by the mean of "
              "h ** 2. Compare it with 1 / (1 - p).")
 
@@ -73,7 +73,7 @@ def check_largest_threshold(answer: object, runs: dict[float, Run], floor: float
     good = [c for c, run in runs.items() if len(run.val_acc) and run.val_acc[-1] >= floor]
     return report(
         answer, max(good) if good else math.nan, "the largest threshold that still trains",
-        "replace ... with the largest threshold in runs whose run.val_acc[-1] reached floor.",
+        "replace ... with the largest threshold whose final validation accuracy reaches floor.",
         hint="Keep the thresholds c whose runs[c].val_acc[-1] >= floor, then take the largest.")
 
 
@@ -82,7 +82,7 @@ def check_skip_gain(answer: object, res: Run, plain: Run) -> bool:
     expected = float(res.act_grad_std[0][0] / plain.act_grad_std[0][0])
     return report(
         answer, expected, "layer 1's gradient with skips over layer 1's gradient without",
-        "replace ... with res.act_grad_std[0][0] divided by plain.act_grad_std[0][0].",
+        "replace ... with layer 1's gradient std with skips over that without, at init.",
         hint="Row 0 is initialization and column 0 is layer 1: divide the residual net's value "
              "by the plain net's.")
 
@@ -92,7 +92,6 @@ def check_deepest(answer: object, runs: dict[int, Run], floor: float) -> bool:
     good = [depth for depth, run in runs.items() if gradient_ratio(run, 0) >= floor]
     return report(
         answer, max(good) if good else math.nan, "the deepest net that keeps the ratio",
-        "replace ... with the largest depth d whose gradient_ratio(runs[d], 0) is at least "
-        "floor.",
+        "replace ... with the largest depth whose layer-1/last ratio at init is at least floor.",
         hint="Keep the depths whose ratio at row 0 is >= floor (not the ratio itself), then "
              "take the largest.")
