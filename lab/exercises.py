@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from lab.batchnorm import gamma_beta
-from lab.diagnosis import per_layer_gain
+from lab.diagnosis import gradient_ratio, per_layer_gain
 from lab.quadratic import Descent, measured_rate
 from lab.run import Run
 
@@ -50,9 +50,9 @@ def report(answer: object, expected: float, what: str, task: str, rel: float = 1
     return ok
 
 
-def check_gain(answer: object, run: Run) -> bool:
+def check_gain(answer: object, run: Run) -> None:
     """Lesson 01: the per-layer gain of dL/da at init, from the last hidden layer to layer 1."""
-    return report(
+    report(
         answer, per_layer_gain(run), "the per-layer gain",
         "replace ... with the geometric-mean factor per layer, from run.act_grad_std[0].",
         hint="Divide layer 1's gradient std by the last layer's, then take the "
@@ -60,10 +60,10 @@ def check_gain(answer: object, run: Run) -> bool:
 
 
 
-def check_diverged_at(answer: object, run: Run) -> bool:
+def check_diverged_at(answer: object, run: Run) -> None:
     """Lesson 02: the first step whose loss or gradient norm is not finite (run.diverged_at)."""
     expected = float("nan") if run.diverged_at is None else float(run.diverged_at)
-    return report(
+    report(
         answer, expected, "the step the run diverged at",
         "replace ... with the first step whose loss or gradient norm is inf or NaN.",
         hint="Look for the first False of np.isfinite in run.loss or run.global_grad_norm; "
@@ -76,18 +76,18 @@ def he_std(weight: torch.Tensor) -> float:
     return math.sqrt(2.0 / fan_in)
 
 
-def check_he_std(answer: object, weight: torch.Tensor) -> bool:
+def check_he_std(answer: object, weight: torch.Tensor) -> None:
     """Lesson 03: the std He initialization draws `weight` with (from its fan-in, not sampled)."""
-    return report(
+    report(
         answer, he_std(weight), "He's weight std for this layer",
         "replace ... with the std He initialization uses for this layer's fan-in.",
         hint="He's variance is 2 / fan_in; fan_in is the number of inputs per unit "
              "(weight.shape[1]). weight.std() is only an estimate from a sample.")
 
 
-def check_rate(answer: object, path: Descent, first: int, last: int) -> bool:
+def check_rate(answer: object, path: Descent, first: int, last: int) -> None:
     """Lesson 07: the mean factor per step by which a quadratic path's distance shrank."""
-    return report(
+    report(
         answer, measured_rate(path.distance, first, last), "the convergence rate per step",
         f"replace ... with the factor per step from step {first} to step {last}, "
         "from path.distance.",
@@ -95,10 +95,10 @@ def check_rate(answer: object, path: Descent, first: int, last: int) -> bool:
              f"{last - first}-th root.")
 
 
-def check_best_step(answer: object, run: Run) -> bool:
+def check_best_step(answer: object, run: Run) -> None:
     """Lesson 08: the step of the lowest validation loss (the weights restore_best keeps)."""
     best = int(run.val_steps[int(np.argmin(run.val_loss))])
-    return report(
+    report(
         answer, best, "the step restore_best would go back to",
         "replace ... with the step of the lowest validation loss, from run.val_steps and "
         "run.val_loss.",
@@ -107,13 +107,14 @@ def check_best_step(answer: object, run: Run) -> bool:
 
 
 def check_batchnorm(answer: object, z: torch.Tensor, bn: torch.nn.modules.batchnorm._BatchNorm
-                    ) -> bool:
+                    ) -> None:
     """Lesson 04: `answer` is `z` normalized by hand as `bn` does in training mode (gamma, beta
     at their initial 1 and 0). Compared with torch's own batch norm on the same batch."""
     task = ("replace ... with z normalized per unit over the batch: subtract the batch mean, "
             "divide by sqrt(batch variance + 1e-5).")
     if answer is Ellipsis:
-        return report(answer, 0.0, "", task)
+        report(answer, 0.0, "", task)
+        return
     with torch.no_grad():
         expected = F.batch_norm(z, None, None, bn.weight, bn.bias, training=True, eps=bn.eps)
         try:
@@ -125,17 +126,56 @@ def check_batchnorm(answer: object, z: torch.Tensor, bn: torch.nn.modules.batchn
                   "example and unit.")
             return False
         worst = float((mine - expected).abs().max())
-    return report(1.0 + worst, 1.0, "what BN computes in training mode", task, rel=1e-4,
+    report(1.0 + worst, 1.0, "what BN computes in training mode", task, rel=1e-4,
                   hint="Use each unit's mean and variance over the batch (dim=0), the variance "
                        "divided by B, not B - 1 (unbiased=False), and eps = 1e-5 under the root.")
 
 
-def check_gamma_moved(answer: object, run: Run) -> bool:
+def check_gamma_moved(answer: object, run: Run) -> None:
     """Lesson 11: the largest |gamma - 1| over every BatchNorm layer and channel of `run`."""
     gammas, _ = gamma_beta(run)
-    return report(answer, max(float(np.abs(g - 1).max()) for g in gammas),
+    report(answer, max(float(np.abs(g - 1).max()) for g in gammas),
                   "the largest distance of a gamma from its initial 1",
                   "replace ... with the largest |gamma - 1| over both layers' channels, from "
                   "run.model_state.", rel=1e-4,
                   hint="gamma is the BatchNorm layer's 'weight'; take |gamma - 1| for every "
                        "channel of every layer, then the maximum.")
+
+
+def check_variance_shift(answer: object, h: torch.Tensor, dropped: torch.Tensor) -> None:
+    """Lesson 05: how many times larger the mean square of a layer's output is with dropout on."""
+    expected = float((dropped.double() ** 2).mean() / (h.double() ** 2).mean())
+    report(
+        answer, expected, "the mean square with dropout over the mean square without",
+        "replace ... with the ratio of the two mean squares, as a float.",
+        hint="Square first, then average: the mean of dropped ** 2 divided by the mean of "
+             "h ** 2. Compare it with 1 / (1 - p).")
+
+
+def check_largest_threshold(answer: object, runs: dict[float, Run], floor: float) -> None:
+    """Lesson 06: the largest clip threshold whose run ends with validation accuracy >= floor."""
+    good = [c for c, run in runs.items() if len(run.val_acc) and run.val_acc[-1] >= floor]
+    report(
+        answer, max(good) if good else math.nan, "the largest threshold that still trains",
+        "replace ... with the largest threshold whose final validation accuracy reaches floor.",
+        hint="Keep the thresholds c whose runs[c].val_acc[-1] >= floor, then take the largest.")
+
+
+def check_skip_gain(answer: object, res: Run, plain: Run) -> None:
+    """Lesson 09: how many times more gradient layer 1 gets at init with skips than without."""
+    expected = float(res.act_grad_std[0][0] / plain.act_grad_std[0][0])
+    report(
+        answer, expected, "layer 1's gradient with skips over layer 1's gradient without",
+        "replace ... with layer 1's gradient std with skips over that without, at init.",
+        hint="Row 0 is initialization and column 0 is layer 1: divide the residual net's value "
+             "by the plain net's.")
+
+
+def check_deepest(answer: object, runs: dict[int, Run], floor: float) -> None:
+    """Lesson 10: the largest depth whose layer-1/last gradient ratio at init is >= floor."""
+    good = [depth for depth, run in runs.items() if gradient_ratio(run, 0) >= floor]
+    report(
+        answer, max(good) if good else math.nan, "the deepest net that keeps the ratio",
+        "replace ... with the largest depth whose layer-1/last ratio at init is at least floor.",
+        hint="Keep the depths whose ratio at row 0 is >= floor (not the ratio itself), then "
+             "take the largest.")

@@ -38,9 +38,9 @@ def runs():
 
 # (run, pinned): each step switches some special case on or off against the step before
 SEQUENCE = [("deep", None), ("nan", "deep"), ("deep", None), ("default", "clipped"),
-            ("clipped", None), ("digits", None), ("sigmoid", "default"), ("early", None),
-            ("bn", "tanh"), ("init", None), ("tanh", "default"), ("default", None),
-            ("nan", None), ("init", "default")]
+            ("clipped", "nan"), ("clipped", None), ("digits", None), ("sigmoid", "default"),
+            ("early", None), ("early", "nan"), ("bn", "tanh"), ("init", None),
+            ("tanh", "default"), ("default", None), ("nan", None), ("init", "default")]
 
 
 def pixels(png: bytes) -> np.ndarray:
@@ -55,6 +55,8 @@ def test_sequence_covers_every_special_case(runs):
     assert r["early"].stopped_early_at is not None
     assert r["init"].at_init and r["digits"].config.dataset == "digits"
     assert lab.theory.predict(r["bn"].config) is None
+    pinned = {pin for _, pin in SEQUENCE}  # a diverged ghost: panel d marks where it leaves
+    assert "nan" in pinned and r["nan"].diverged_at is not None
 
 
 def test_one_figure_through_a_sequence_equals_fresh_figures(runs):
