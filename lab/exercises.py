@@ -23,35 +23,49 @@ from lab.run import Run
 NOT_YET = "Not answered yet:"
 CORRECT = "Correct:"
 WRONG = "Not quite:"
+# How each verdict begins, in each language the lessons are written in (notebooks/zh/: "zh")
+MARKS = {"en": (NOT_YET, CORRECT, WRONG), "zh": ("还没有作答：", "正确：", "还不对：")}
+SAY = {
+    "en": {"not_yet": NOT_YET + " {task}", "correct": CORRECT + " that is {what}.",
+           "wrong": WRONG + " that is not {what}. {hint}",
+           "not_number": WRONG + " {what} should be a number, got {kind}."},
+    "zh": {"not_yet": "还没有作答：{task}", "correct": "正确：这就是{what}。",
+           "wrong": "还不对：这不是{what}。{hint}",
+           "not_number": "还不对：{what}应该是一个数，现在是 {kind}。"},
+}
 
 
 def report(answer: object, expected: float, what: str, task: str, rel: float = 1e-3,
-           hint: str = "") -> bool:
+           hint: str = "", lang: str = "en") -> bool:
     """Print whether `answer` matches `expected` within relative tolerance `rel`; True if so.
 
     `what` names the quantity ("the per-layer gain"), `task` says what to do while the answer is
-    still the placeholder `...`, `hint` what to check when it is wrong. The printed text never
-    contains a trained number, so that the saved output is the same on every machine.
+    still the placeholder `...`, `hint` what to check when it is wrong, all in `lang`. The
+    printed text never contains a trained number, so that the saved output is the same on every
+    machine.
     """
+    say = SAY[lang]
     if answer is Ellipsis:
-        print(f"{NOT_YET} {task}")
+        print(say["not_yet"].format(task=task))
         return False
     try:
         value = float(answer)
     except (TypeError, ValueError):
-        print(f"{WRONG} {what} should be a number, got {type(answer).__name__}.")
+        print(say["not_number"].format(what=what, kind=type(answer).__name__))
         return False
     ok = math.isclose(value, expected, rel_tol=rel, abs_tol=0.0) or (
         math.isnan(value) and math.isnan(expected))
-    if ok:
-        print(f"{CORRECT} that is {what}.")
-    else:
-        print(f"{WRONG} that is not {what}. {hint}".rstrip())
+    print(say["correct" if ok else "wrong"].format(what=what, hint=hint).rstrip())
     return ok
 
 
-def check_gain(answer: object, run: Run) -> None:
+def check_gain(answer: object, run: Run, lang: str = "en") -> None:
     """Lesson 01: the per-layer gain of dL/da at init, from the last hidden layer to layer 1."""
+    if lang == "zh":
+        report(answer, per_layer_gain(run), "每层的增益因子",
+               "把 ... 换成每层的几何平均因子（由 run.act_grad_std[0] 算出）。",
+               hint="用第 1 层的梯度标准差除以最后一层的，再开 (depth - 1) 次方根。", lang=lang)
+        return
     report(
         answer, per_layer_gain(run), "the per-layer gain",
         "replace ... with the geometric-mean factor per layer, from run.act_grad_std[0].",
@@ -106,14 +120,17 @@ def check_best_step(answer: object, run: Run) -> None:
                        "position gives the step.")
 
 
-def check_batchnorm(answer: object, z: torch.Tensor, bn: torch.nn.modules.batchnorm._BatchNorm
-                    ) -> None:
+def check_batchnorm(answer: object, z: torch.Tensor,
+                    bn: torch.nn.modules.batchnorm._BatchNorm, lang: str = "en") -> None:
     """Lesson 04: `answer` is `z` normalized by hand as `bn` does in training mode (gamma, beta
     at their initial 1 and 0). Compared with torch's own batch norm on the same batch."""
-    task = ("replace ... with z normalized per unit over the batch: subtract the batch mean, "
+    zh = lang == "zh"
+    task = ("把 ... 换成按单元在批次上归一化的 z：减去批次均值，"
+            "再除以 sqrt(批次方差 + 1e-5)。" if zh else
+            "replace ... with z normalized per unit over the batch: subtract the batch mean, "
             "divide by sqrt(batch variance + 1e-5).")
     if answer is Ellipsis:
-        report(answer, 0.0, "", task)
+        report(answer, 0.0, "", task, lang=lang)
         return
     with torch.no_grad():
         expected = F.batch_norm(z, None, None, bn.weight, bn.bias, training=True, eps=bn.eps)
@@ -122,13 +139,18 @@ def check_batchnorm(answer: object, z: torch.Tensor, bn: torch.nn.modules.batchn
         except (TypeError, ValueError, RuntimeError):
             mine = torch.full((), float("nan"))
         if mine.shape != expected.shape:
-            print(f"{WRONG} the answer should have z's shape {tuple(z.shape)}, one value per "
-                  "example and unit.")
-            return False
+            shape = tuple(z.shape)
+            print(MARKS[lang][2] + (f"答案的形状应与 z 相同 {shape}：每个样本、每个单元一个值。"
+                                    if zh else f" the answer should have z's shape {shape}, one "
+                                    "value per example and unit."))
+            return
         worst = float((mine - expected).abs().max())
-    report(1.0 + worst, 1.0, "what BN computes in training mode", task, rel=1e-4,
-                  hint="Use each unit's mean and variance over the batch (dim=0), the variance "
-                       "divided by B, not B - 1 (unbiased=False), and eps = 1e-5 under the root.")
+    hint = ("对每个单元用批次上的均值和方差（dim=0），方差除以 B 而不是 B - 1（unbiased=False），"
+            "根号里加 eps = 1e-5。" if zh else
+            "Use each unit's mean and variance over the batch (dim=0), the variance divided by "
+            "B, not B - 1 (unbiased=False), and eps = 1e-5 under the root.")
+    what = "BN 在训练模式下算出的结果" if zh else "what BN computes in training mode"
+    report(1.0 + worst, 1.0, what, task, rel=1e-4, hint=hint, lang=lang)
 
 
 def check_gamma_moved(answer: object, run: Run) -> None:

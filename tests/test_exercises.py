@@ -45,15 +45,16 @@ def run_cell(source: str) -> str:
                          ids=lambda p: p.relative_to(ROOT / "notebooks").as_posix())
 def test_exercise_checks_the_folded_solution(path):
     source, solution = exercise(path)
+    not_yet, correct, wrong = exercises.MARKS["zh" if path.parent.name == "zh" else "en"]
     assert len(PLACEHOLDER.findall(source)) == 1, f"{path.name}: want one `x = ...  # your code`"
-    assert exercises.NOT_YET in run_cell(source)
+    assert not_yet in run_cell(source)
     indent = PLACEHOLDER.search(source).group(1)
     body = "\n".join(indent + line for line in solution.strip().splitlines())
     solved = PLACEHOLDER.sub(lambda _: body, source, count=1)
-    assert exercises.CORRECT in run_cell(solved), f"{path.name}: the folded solution fails"
+    assert correct in run_cell(solved), f"{path.name}: the folded solution fails"
     name = PLACEHOLDER.search(source).group(2)
-    wrong = PLACEHOLDER.sub(lambda m: f"{m.group(1)}{name} = 12345.678", source, count=1)
-    assert exercises.WRONG in run_cell(wrong), f"{path.name}: a wrong answer passes"
+    mistaken = PLACEHOLDER.sub(lambda m: f"{m.group(1)}{name} = 12345.678", source, count=1)
+    assert wrong in run_cell(mistaken), f"{path.name}: a wrong answer passes"
 
 
 def test_report_tells_placeholder_right_and_wrong_apart(capsys):
@@ -66,7 +67,7 @@ def test_report_tells_placeholder_right_and_wrong_apart(capsys):
     assert out.count(exercises.WRONG) == 2
 
 
-def test_he_std_is_the_std_kaiming_init_draws_with():
+def test_he_std_is_the_std_kaiming_init_draws_with(capsys):
     import math
 
     import torch
@@ -79,5 +80,15 @@ def test_he_std_is_the_std_kaiming_init_draws_with():
     assert exercises.he_std(weight) == pytest.approx(math.sqrt(2 / 256))
     assert float(weight.std()) == pytest.approx(exercises.he_std(weight), rel=0.02)
     assert exercises.he_std(torch.nn.Conv2d(3, 8, 3).weight) == pytest.approx(math.sqrt(2 / 27))
-    assert exercises.check_he_std(math.sqrt(2 / 256), weight)
-    assert not exercises.check_he_std(1.0, weight)  # the articles' "standard normal"
+    exercises.check_he_std(math.sqrt(2 / 256), weight)
+    exercises.check_he_std(1.0, weight)  # the articles' "standard normal"
+    said = capsys.readouterr().out.splitlines()
+    assert said[0].startswith(exercises.CORRECT) and said[1].startswith(exercises.WRONG)
+
+
+def test_report_speaks_the_lesson_s_language(capsys):
+    exercises.report(..., 2.0, "增益", "把 ... 换掉", lang="zh")
+    exercises.report(2.0, 2.0, "增益", "把 ... 换掉", lang="zh")
+    exercises.report(3.0, 2.0, "增益", "把 ... 换掉", hint="再想想", lang="zh")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["还没有作答：把 ... 换掉", "正确：这就是增益。", "还不对：这不是增益。再想想"]

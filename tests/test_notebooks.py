@@ -65,6 +65,38 @@ def test_lesson_has_a_saved_figure_an_exercise_and_a_folded_answer(path):
     assert "Dashboard(" in sources and "fields=" in sources, f"{path.name}: no small widget"
 
 
+PREDICT = re.compile(r"\*\*(Predict\.|先预测。|预测。)\*\*")  # a question, not its mention
+# The articles' claims the issue names, by the lesson whose box answers each one
+BOXES = {"03": "He", "04": "updates", "06": "vanish", "07": "Adam", "08": "validation loss"}
+
+
+@pytest.mark.parametrize("path", LESSONS + ZH_LESSONS, ids=rel)
+def test_lesson_asks_before_it_tells(path):
+    """Predict questions come with a folded answer; no Try-this answer is left in the open."""
+    cells = [c.source for c in nbformat.read(path, as_version=4).cells
+             if c.cell_type == "markdown"]
+    asking = [c for c in cells if PREDICT.search(c)]
+    assert len(asking) >= 2, f"{rel(path)}: {len(asking)} Predict questions"
+    for cell in asking:
+        after = cell[PREDICT.search(cell).start():]
+        assert "<details>" in after, f"{rel(path)}: a Predict question with its answer open"
+    trying = [c for c in cells if TRY_THIS.search(c.split("\n", 1)[0])]
+    assert trying, f"{rel(path)}: no Try-this section"
+    start = cells.index(trying[0])
+    section = "\n".join(c for c in cells[start:] if not c.lstrip().startswith("## ")
+                        or c is trying[0])
+    body = section.split("\n", 1)[1].split("<details>", 1)
+    assert len(body) == 2, f"{rel(path)}: Try this has no folded answer"
+
+
+@pytest.mark.parametrize("lesson, word", BOXES.items())
+def test_a_claim_you_will_read_is_answered_where_it_belongs(lesson, word):
+    path = next(NB.glob(f"{lesson}_*.ipynb"))
+    boxes = [c.source for c in nbformat.read(path, as_version=4).cells
+             if c.cell_type == "markdown" and "> **A claim you will read" in c.source]
+    assert any(word in box for box in boxes), f"{path.name}: no box on the claim about {word}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
 def test_saved_notebook_has_no_error_output(path):
     for cell in code_cells(path):
