@@ -55,7 +55,7 @@ _PRESETS = (
         "tanh-saturation", "Saturated tanh units",
         Config(activation="tanh", init="normal", init_gain=1.0),
         "With N(0, 1) weights (8x the Xavier scale) about 3/4 of the tanh units in layers 2-10 "
-        "sit near -1 or +1, where tanh is flat, and stay there: the net reaches only 45-65%, "
+        "sit near -1 or +1, where tanh is flat, and stay there: the net reaches only 45-70%, "
         "Xavier init over 95%.",
         ("saturated", "watch"),
     ),
@@ -168,7 +168,7 @@ ZH: dict[str, tuple[str, str]] = {
     "tanh-saturation": (
         "饱和的 tanh 单元",
         "用 N(0, 1) 的权重（Xavier 尺度的 8 倍）时，第 2-10 层约 3/4 的 tanh 单元停在 -1 或 +1 附"
-        "近、tanh 平坦的地方，并一直停在那里：网络只能达到 45-65%，而 Xavier 初始化能超过 95%。"),
+        "近、tanh 平坦的地方，并一直停在那里：网络只能达到 45-70%，而 Xavier 初始化能超过 95%。"),
     "dead-relu": (
         "死亡的 ReLU 单元（学习率过大）",
         "学习率 0.1（默认值的 30 倍）的 Adam 会杀死 ReLU：60 步之内第 2-10 层超过 75% 的单元对每"

@@ -124,7 +124,7 @@ def check_tanh_saturation(cfg: Config) -> None:
     saturated = run.act_saturated[:, 1:].mean(axis=1)  # layers 2-10, per recorded step
     assert 0.65 < saturated[0] < 0.85  # ~3/4 at init
     claim("preset tanh-saturation: least saturation in training", saturated.min(), low=0.6)
-    claim("preset tanh-saturation: val acc", run.val_acc[-1], 0.45, 0.65)  # "45-65%"
+    claim("preset tanh-saturation: val acc", run.val_acc[-1], 0.45, 0.70)  # "45-70%"
     xavier = trained(cfg.replace(init="xavier_normal"))
     assert np.nanmax(xavier.act_saturated[0]) < 0.01
     claim("preset tanh-saturation: Xavier val acc", xavier.val_acc[-1], low=0.95)
