@@ -36,8 +36,8 @@ def test_a_flat_folder_is_read_image_for_image(tmp_path, monkeypatch):
     (tmp_path / "scratch").mkdir()
     root = tool.data_root(tmp_path / "flat", tmp_path / "scratch")
     monkeypatch.setenv("LAB_DATA_DIR", str(root))
-    ds = lab.data.load(lab.Config(arch="cnn", dataset="mnist", n_samples=60, standardize=False))
-    seen = torch.cat([ds.x_train, ds.x_val]).numpy() * 255
+    ds = lab.data.load(lab.Config(arch="cnn", dataset="mnist", n_samples=60, standardize="unit"))
+    seen = torch.cat([ds.x_train, ds.x_val]).numpy() * 255  # "unit": bytes / 255
     assert ds.image_shape == (8, 8)
     assert sorted(map(tuple, np.rint(seen).astype(int))) == sorted(
         map(tuple, images.reshape(60, -1).astype(int)))
