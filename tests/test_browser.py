@@ -391,8 +391,10 @@ def test_chinese_page_from_the_share_link_and_the_switch_back(page, server):
         assert shown in text, shown
     assert page.locator(".lab-link input").first.input_value() == "?depth=6&lang=zh"
     page.screenshot(path=str(ARTIFACTS / "dashboard-zh.png"), full_page=True)
+    chinese_figure = _figure_src(page)
     page.locator(".lab-lang button", has_text="English").first.click()
     _wait_status(page, r"depth 6\b[\s\S]*finished 300 steps")  # the same run, relabelled
+    _wait_figure(page, chinese_figure)  # and its figure redrawn with English text
     assert "Hidden layers" in page.locator(".lab-dashboard").first.inner_text()
     assert page.locator(".lab-link input").first.input_value() == "?depth=6"
     _assert_no_error(page)
