@@ -178,7 +178,7 @@ def check_largest_threshold(answer: object, runs: dict[float, Run], floor: float
     """Lesson 06: the largest clip threshold whose run ends with validation accuracy >= floor."""
     good = [c for c, run in runs.items() if len(run.val_acc) and run.val_acc[-1] >= floor]
     report(
-        answer, max(good) if good else math.nan, "the largest threshold that still trains",
+        answer, max(good, default=math.nan), "the largest threshold that still trains",
         "replace ... with the largest threshold whose final validation accuracy reaches floor.",
         hint="Keep the thresholds c whose runs[c].val_acc[-1] >= floor, then take the largest.")
 
@@ -197,7 +197,7 @@ def check_deepest(answer: object, runs: dict[int, Run], floor: float) -> None:
     """Lesson 10: the largest depth whose layer-1/last gradient ratio at init is >= floor."""
     good = [depth for depth, run in runs.items() if gradient_ratio(run, 0) >= floor]
     report(
-        answer, max(good) if good else math.nan, "the deepest net that keeps the ratio",
+        answer, max(good, default=math.nan), "the deepest net that keeps the ratio",
         "replace ... with the largest depth whose layer-1/last ratio at init is at least floor.",
         hint="Keep the depths whose ratio at row 0 is >= floor (not the ratio itself), then "
              "take the largest.")

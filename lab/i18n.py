@@ -305,10 +305,10 @@ def describe(cfg: Any, lang: str = "en") -> str:
 # and field names as the page was given them: a student reads `depth='abc'` either way.
 _FIELD = r"(?P<field>[\w.]+)=(?P<value>.*?)"
 _MESSAGES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
-    (re.compile(r"^view=(?P<value>.*?): must be one of (?P<allowed>.*?); showing the dashboard$"),
-     "view={value}：必须是以下之一：{allowed}；显示普通仪表盘"),
-    (re.compile(r"^lang=(?P<value>.*?): must be one of (?P<allowed>.*?); showing English$"),
-     "lang={value}：必须是以下之一：{allowed}；显示英文"),
+    (re.compile(r"^(?P<key>view|lang)=(?P<value>.*?): must be one of (?P<allowed>.*?); "
+                r"showing (?P<then>the dashboard|English)$"),
+     lambda m: (f"{m['key']}={m['value']}：必须是以下之一：{m['allowed']}；"
+                + ("显示普通仪表盘" if m["then"] == "the dashboard" else "显示英文"))),
     (re.compile(r"^fields=(?P<value>.*?): (?P<names>.*) is not a control \(controls: "
                 r"(?P<controls>.*)\); (?P<then>showing the others|showing all controls)$"),
      lambda m: (f"fields={m['value']}：{m['names'].replace('no control', '（空）')} 不是控件"

@@ -100,7 +100,9 @@ def page_options(query: str, controls: list[str]
     control (or to the valid names given), lang to English.
     """
     rest: list[str] = []
-    view, fields, lang, problems = "dashboard", None, "en", []
+    chosen = {"view": "dashboard", "lang": "en"}  # the choice options and what they fall back to
+    allowed = {"view": (VIEWS, "showing the dashboard"), "lang": (LANGS, "showing English")}
+    fields, problems = None, []
     seen: set[str] = set()
     for part in str(query).lstrip("?")[:4096].split("&"):
         key, _, text = part.partition("=")
@@ -113,20 +115,14 @@ def page_options(query: str, controls: list[str]
             rest.append(part)
         elif key in seen:
             problems.append(f"{key}={_short(text)}: ignored, {key} is given more than once")
-        elif key == "view":
+        elif key in allowed:
             seen.add(key)
-            if text in VIEWS:
-                view = text
+            values, fallback = allowed[key]
+            if text in values:
+                chosen[key] = text
             else:
-                problems.append(f"view={_short(text)}: must be one of {', '.join(VIEWS)}; "
-                                "showing the dashboard")
-        elif key == "lang":
-            seen.add(key)
-            if text in LANGS:
-                lang = text
-            else:
-                problems.append(f"lang={_short(text)}: must be one of {', '.join(LANGS)}; "
-                                "showing English")
+                problems.append(f"{key}={_short(text)}: must be one of {', '.join(values)}; "
+                                f"{fallback}")
         else:
             seen.add(key)
             names = [n.strip() for n in text.split(",") if n.strip()]
@@ -137,4 +133,4 @@ def page_options(query: str, controls: list[str]
                 problems.append(f"fields={_short(text)}: {shown} is not a control (controls: "
                                 f"{', '.join(controls)}); "
                                 + ("showing the others" if fields else "showing all controls"))
-    return "&".join(p for p in rest if p), view, fields, lang, problems
+    return "&".join(p for p in rest if p), chosen["view"], fields, chosen["lang"], problems
