@@ -14,8 +14,22 @@ import torch.nn.functional as F
 
 from lab.config import Config
 from lab.data import load
+from lab.loop import lr_at
 from lab.models import build_model
-from lab.trainer import RMSPROP_ALPHA, RMSPROP_EPS, Batches, lr_at, make_optimizer, resolve_device
+from lab.optim import MOMENTUM, RMSPROP_ALPHA, RMSPROP_EPS
+from lab.trainer import Batches, resolve_device
+
+
+def make_optimizer(cfg: Config, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """torch.optim's own optimizer for Config (lab.optim computes the same steps)."""
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=RMSPROP_ALPHA, eps=RMSPROP_EPS,
+                                   weight_decay=cfg.weight_decay, foreach=True)
+    momentum = MOMENTUM if cfg.optimizer == "momentum" else 0.0
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=momentum,
+                           weight_decay=cfg.weight_decay, foreach=True)
 
 
 def _setup(cfg: Config):

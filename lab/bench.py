@@ -24,7 +24,8 @@ import lab
 from lab.baselines import bare_train, graphed_bare_train, naive_train
 from lab.batched import train_many
 from lab.config import Config
-from lab.trainer import SINGLE_THREAD_WIDTH, resolve_device
+from lab.loop import one_thread
+from lab.trainer import resolve_device
 
 # budget lines of issue 6, on a 2-core CPU (and the default run on CUDA)
 BUDGET = {
@@ -107,8 +108,7 @@ def bench_overhead(cfg: Config, repeats: int) -> dict:
 
 def _small(cfg: Config) -> bool:
     """Whether lab.train runs `cfg` on one CPU thread."""
-    return (resolve_device(cfg.device).type == "cpu" and cfg.arch == "mlp"
-            and cfg.width <= SINGLE_THREAD_WIDTH)
+    return one_thread(cfg, 1, resolve_device(cfg.device))
 
 
 def bench_frame(cfg: Config, repeats: int) -> dict:

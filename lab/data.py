@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from lab.config import IMAGE_DATASETS, Config
+from lab.schedule import VAL_FRACTION  # noqa: F401  (re-exported)
 
-VAL_FRACTION = 0.2
 # file stem -> what it holds; each may be raw or .gz
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 # alternative sub-folders people already have (torchvision's layout)

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 
 from lab.config import Config
 from lab.data import Dataset
+from lab.schedule import MAX_VAL
 
-MAX_VAL = 2048  # validation examples evaluated (and at most as many training examples)
 MIN_DELTA = 1e-4  # a validation loss lower by less is no improvement (early stopping, plateau)
 # lr_schedule="plateau", as Keras's ReduceLROnPlateau(factor=0.1, patience=3, min_delta=1e-4,
 # cooldown=0, min_lr=0) with one of the lab's 20 evaluations per run as its epoch

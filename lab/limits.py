@@ -17,9 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lab.config import Config
-from lab.data import VAL_FRACTION
-from lab.evaluation import MAX_VAL
-from lab.trainer import N_EVALS
+from lab.schedule import MAX_VAL, VAL_FRACTION, eval_every
 
 MAX_WORK_ENV = "LAB_MAX_WORK"
 MAX_SECONDS_ENV = "LAB_MAX_SECONDS"
@@ -45,7 +43,7 @@ def work(cfg: Config) -> float:
     ops = 1 + (cfg.batchnorm != "none") + (cfg.dropout > 0)  # each op costs per-op overhead
     batch = min(cfg.batch_size, cfg.n_samples)
     n_val = min(MAX_VAL, max(1, round(VAL_FRACTION * cfg.n_samples)))
-    every = max(1, cfg.steps // N_EVALS)
+    every = eval_every(cfg.steps)
     evals = math.ceil(cfg.steps / every) + 1
     # multiply-adds of one hidden layer per example (layer 1 counted as wide as the rest)
     macs = cfg.width ** 2 * (9 * _PIXELS.get(cfg.dataset, 1) if cfg.arch == "cnn" else 1)

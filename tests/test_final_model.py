@@ -18,7 +18,8 @@ from lab.batched import BatchTrainer
 from lab.cache import ResultCache, key
 from lab.data import load
 from lab.evaluation import MAX_VAL
-from lab.trainer import SINGLE_THREAD_WIDTH, predictions
+from lab.loop import one_thread
+from lab.trainer import predictions
 
 SMALL = dict(n_samples=200, depth=6, width=16, steps=40)
 # the same network through its ways of ending: all steps, early stopping, best weights restored
@@ -29,7 +30,7 @@ PATIENT = dict(n_samples=200, depth=6, width=16, steps=3000, early_stopping=3, l
 def trainer_threads(cfg: lab.Config):
     """The CPU thread count lab.train uses for `cfg` (one for small MLPs), so sums match."""
     before = torch.get_num_threads()
-    if cfg.arch == "mlp" and cfg.width <= SINGLE_THREAD_WIDTH:
+    if one_thread(cfg, 1, torch.device("cpu")):
         torch.set_num_threads(1)
     try:
         yield

@@ -1,0 +1,31 @@
+"""Schedule: when a training evaluates, checks and hands over frames, and its learning rate.
+
+Torch-free, so that the limits a dashboard checks before any training need no torch import.
+"""
+
+from __future__ import annotations
+
+import math
+
+from lab.config import Config
+
+FRAME_SECONDS = 0.15  # on_frame cadence
+N_EVALS = 20  # validation points per run
+CHECK_EVERY = 25  # steps between checks for non-finite values (no per-step host sync)
+MAX_VAL = 2048  # validation examples evaluated (and at most as many training examples)
+VAL_FRACTION = 0.2  # of a dataset's examples held out for validation
+
+
+def eval_every(steps: int) -> int:
+    """Steps between evaluations: N_EVALS per run (the final weights get one more)."""
+    return max(1, steps // N_EVALS)
+
+
+def lr_at(cfg: Config, step: int) -> float:
+    """Learning rate at `step` under cfg.lr_schedule ("plateau": before any reduction, which
+    depends on the validation losses; lab.evaluation.Plateau)."""
+    if cfg.lr_schedule == "step":
+        return cfg.lr * 0.1 ** ((step >= cfg.steps // 2) + (step >= (3 * cfg.steps) // 4))
+    if cfg.lr_schedule == "cosine":
+        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / cfg.steps))
+    return cfg.lr
