@@ -1,9 +1,11 @@
 """Batched training: each member's Run must be the Run lab.train records for that config alone.
 
-The reference is lab.train itself, an independent implementation (nn.Module layers, torch.optim,
-nn.BatchNorm1d) of what lab.batched does with stacked tensors. Float rounding differs between
-a batched matmul and a plain one, and Adam amplifies such differences over many steps, so the
-long comparisons use SGD (where they stay ~1e-6) and the Adam/BatchNorm/clipping ones are short.
+The reference is lab.train itself: the same loop (lab.loop) and optimizer (lab.optim, checked
+against torch.optim in tests/test_optim.py), but nn.Linear and nn.BatchNorm1d layers on one
+network where a batch runs stacked layers (lab.stacked) over a members axis. Float rounding
+differs between a batched matmul and a plain one, and Adam amplifies such differences over many
+steps, so the long comparisons use SGD (where they stay ~1e-6) and the Adam/BatchNorm/clipping
+ones are short.
 """
 
 import numpy as np
