@@ -7,10 +7,11 @@ plateau schedule and clipping, and records everything into one Recorder.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import torch
@@ -55,6 +56,25 @@ def one_thread(cfg: Config, members: int, device: torch.device) -> bool:
     return device.type == "cpu" and cfg.arch == "mlp" and cfg.width * members <= SINGLE_THREAD_WIDTH
 
 
+@contextlib.contextmanager
+def process_state(cfg: Config, members: int, device: torch.device) -> Iterator[None]:
+    """A training's threads (one_thread) and random streams (dropout masks from cfg.seed + 2),
+    both restored after."""
+    threads = torch.get_num_threads()
+    single = one_thread(cfg, members, device)
+    if single:
+        torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed + 2)
+            if device.type == "cuda":
+                torch.cuda.manual_seed(cfg.seed + 2)
+            yield
+    finally:
+        if single:
+            torch.set_num_threads(threads)
+
+
 def device_name(dev: torch.device) -> str:
     """How a Run names its device: "cpu", "mps", or "cuda (<GPU name>)"."""
     if dev.type == "cuda":
@@ -73,6 +93,31 @@ class Pace:
     max_seconds: float | None = None
     t0: float = dataclasses.field(default_factory=time.perf_counter)  # setup counts too
     cpu0: float = dataclasses.field(default_factory=time.process_time)
+    last_frame: float = dataclasses.field(default_factory=time.perf_counter)
+
+    def stop(self, t: int) -> dict | None:
+        """The Outcome fields that end training before step t (cancel, time limit), or None."""
+        if self.cancel is not None and self.cancel():
+            return {"cancelled": True}
+        limit = self.max_seconds
+        if t and limit is not None and time.process_time() > self.cpu0 + limit:
+            return {"time_limited_at": t, "time_limit": limit}
+        return None
+
+    def due(self, done: int) -> bool:
+        """Whether a frame is due after `done` steps."""
+        if self.on_frame is None:
+            return False
+        if self.frame_every:
+            return done % self.frame_every == 0
+        if self.frame_due is not None:
+            return self.frame_due()
+        return time.perf_counter() - self.last_frame >= FRAME_SECONDS
+
+    def hand_over(self, frame: Run) -> None:
+        """Give a frame to on_frame and restart the frame clock."""
+        self.on_frame(frame)
+        self.last_frame = time.perf_counter()
 
 
 class TrainingLoop:
@@ -92,15 +137,8 @@ class TrainingLoop:
 
     def run(self) -> list[Run]:
         """Set up, train while recording, and return each member's finished Run."""
-        threads = torch.get_num_threads()
-        single = one_thread(self.cfg, self.n, self.b.device)
-        if single:
-            torch.set_num_threads(1)
         try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.cfg.seed + 2)  # dropout masks
-                if self.b.device.type == "cuda":
-                    torch.cuda.manual_seed(self.cfg.seed + 2)
+            with process_state(self.cfg, self.n, self.b.device):
                 self.b.setup(self.steps, self.update)
                 self.rec = Recorder(self.configs, self.b.device, self.steps)
                 self.watch = self.b.watch() if self.cfg.early_stopping and self.update else None
@@ -112,8 +150,6 @@ class TrainingLoop:
                 return self._finish(done)
         finally:
             self.b.close()
-            if single:
-                torch.set_num_threads(threads)
 
     def _all_diverged(self) -> bool:
         return all(d is not None for d in self.diverged)
@@ -124,19 +160,6 @@ class TrainingLoop:
         self.diverged = [d if d is not None else f for d, f in zip(self.diverged, found,
                                                                      strict=True)]
         self.checked = done
-
-    def _stop_before(self, t: int) -> bool:
-        """Whether cancel or the time limit ends training before step t."""
-        pace = self.pace
-        if pace.cancel is not None and pace.cancel():
-            self.outcome = dataclasses.replace(self.outcome, cancelled=True)
-            return True
-        limit = pace.max_seconds
-        if t and limit is not None and time.process_time() > pace.cpu0 + limit:
-            self.outcome = dataclasses.replace(self.outcome, time_limited_at=t,
-                                               time_limit=limit)
-            return True
-        return False
 
     def _evaluate(self, t: int) -> bool:
         """Evaluate the weights after t updates; True when early stopping ends training."""
@@ -153,25 +176,19 @@ class TrainingLoop:
 
     def _loop(self) -> int:
         """Run the steps; return how many were done."""
-        pace = self.pace
-        every = eval_every(self.steps)
-        last_frame, done = time.perf_counter(), 0
+        pace, every, done = self.pace, eval_every(self.steps), 0
+        pace.last_frame = time.perf_counter()
         for t in range(self.steps):
-            if self._stop_before(t):
+            stop = pace.stop(t)
+            if stop is not None:
+                self.outcome = dataclasses.replace(self.outcome, **stop)
                 break
             # the evaluation at t sees the weights after t updates (the final one: after the loop)
             if t % every == 0 and self._evaluate(t):
                 break
             self._step(t)
             done = t + 1
-            if pace.on_frame is None:
-                frame_due = False
-            elif pace.frame_every:
-                frame_due = done % pace.frame_every == 0
-            elif pace.frame_due is not None:
-                frame_due = pace.frame_due()
-            else:
-                frame_due = time.perf_counter() - last_frame >= FRAME_SECONDS
+            frame_due = pace.due(done)
             if done - self.checked >= CHECK_EVERY or frame_due:
                 self._check(done)
                 if self._all_diverged():
@@ -179,8 +196,7 @@ class TrainingLoop:
                 if frame_due:
                     frame = self._frame(done)
                     self.b.describe(0, frame, final=False)
-                    pace.on_frame(frame)
-                    last_frame = time.perf_counter()
+                    pace.hand_over(frame)
         return done
 
     def _step(self, t: int) -> None:
@@ -192,7 +208,7 @@ class TrainingLoop:
             total, layer_norms = b.grad_norms(grads)  # before clipping
             rec.loss.append(losses.detach())
             rec.gnorm.append(total)
-            self._clip(grads, total)
+            clip(self.cfg, b, rec, grads, total)
             if row is not None:
                 rec.layer_row(row, acts, act_grads, layer_norms, b.weight_sqrt_numels)
             if t in rec.snaps:
@@ -208,19 +224,6 @@ class TrainingLoop:
             b.step(grads, lrs)
             if row is not None:
                 rec.update_row(row, b.update_ratio())
-
-    def _clip(self, grads: Any, total: torch.Tensor) -> None:
-        """Clip gradients in place and record the applied norm and whether clipping acted."""
-        cfg, rec, threshold = self.cfg, self.rec, self.b.threshold
-        if cfg.clip == "norm":
-            coef = (threshold / (total + 1e-6)).clamp_(max=1.0)  # as clip_grad_norm_
-            self.b.scale_grads_(grads, coef)
-            rec.applied.append(total * coef)
-            rec.clipped.append(total > threshold)
-        elif cfg.clip == "value":
-            peak, applied = self.b.clamp_grads_(grads)
-            rec.applied.append(applied)
-            rec.clipped.append(peak > threshold)
 
     def _settle(self, done: int) -> None:
         """After the loop: the last check, the final weights' evaluation (unless every member
@@ -267,3 +270,17 @@ class TrainingLoop:
         if self.pace.on_frame is not None:
             self.pace.on_frame(runs[0])
         return runs
+
+
+def clip(cfg: Config, backend: Backend, rec: Recorder, grads: Any, total: torch.Tensor) -> None:
+    """Clip gradients in place and record the applied norm and whether clipping acted."""
+    threshold = backend.threshold
+    if cfg.clip == "norm":
+        coef = (threshold / (total + 1e-6)).clamp_(max=1.0)  # as clip_grad_norm_
+        backend.scale_grads_(grads, coef)
+        rec.applied.append(total * coef)
+        rec.clipped.append(total > threshold)
+    elif cfg.clip == "value":
+        peak, applied = backend.clamp_grads_(grads)
+        rec.applied.append(applied)
+        rec.clipped.append(peak > threshold)
