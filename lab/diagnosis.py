@@ -4,7 +4,8 @@ A verdict weighs what the run shows: whether the net learns (validation accuracy
 the gradient profile at init and now, saturated and dead units per layer, the architecture (batch
 norm and skip connections make gradients grow toward the input by design) and the stage (at init,
 early in training, later or finished). Early on, and at init, only the gradients can be judged.
-Each verdict is written in English (`text`) and Chinese (`zh`, from lab/i18n.py's templates).
+Each verdict is written in English (`text`) and Chinese (`zh`, from lab/i18n_strings.py's
+templates).
 
 This module weighs the stage and the outcome; lab/diagnosis_causes.py finds what is wrong inside
 the net, lab/diagnosis_measures.py computes the numbers (gradient ratio, per-layer gain, chance)
