@@ -21,6 +21,7 @@ class FrameView:
     prediction: theory.Prediction | None  # mean-field theory at init (None: does not apply)
     data: Dataset
     kind: str  # dataset kind for panel f: "2d", "image" or "none"
+    images: Dataset | None = None  # image datasets: the same split unscaled, for panel f to show
 
     @property
     def chance(self) -> float:
@@ -29,23 +30,27 @@ class FrameView:
 
 
 class Views:
-    """Makes FrameViews; the theory's quadrature runs once per config, not once per frame."""
+    """Makes FrameViews: per frame the data is looked up and the run diagnosed once; the
+    theory's quadrature and the unscaled images are made once per config, not once per frame."""
 
     def __init__(self):
         # one tuple, replaced whole: a view made on another thread never pairs a config
-        # with another config's prediction
-        self._theory: tuple[Config | None, theory.Prediction | None] = (None, None)
+        # with another config's prediction or images
+        self._per_config: tuple[Config | None, theory.Prediction | None, Dataset | None] = (
+            None, None, None)
 
     def of(self, run: Run, pinned: Run | None = None) -> FrameView:
         """The view of `run` (with `pinned` if it has as many layers)."""
         cfg = run.config
-        cached, prediction = self._theory
-        if cfg != cached:
-            prediction = theory.predict(cfg)
-            self._theory = (cfg, prediction)
         data = load(cfg)
         kind = ("image" if data.image_shape is not None
                 else "2d" if data.n_features == 2 else "none")
+        cached, prediction, images = self._per_config
+        if cfg != cached:
+            prediction = theory.predict(cfg)
+            # same split, natural contrast: what panel f shows of an image dataset
+            images = load(cfg.replace(standardize="none")) if kind == "image" else None
+            self._per_config = (cfg, prediction, images)
         if pinned is not None and pinned.depth != run.depth:
             pinned = None  # ghosts compare like with like: the same layers
-        return FrameView(run, pinned, diagnose(run), prediction, data, kind)
+        return FrameView(run, pinned, diagnose(run), prediction, data, kind, images)

@@ -18,8 +18,9 @@ class UpdatePanel:
     def __init__(self, ax, shown: np.ndarray, colors: np.ndarray):
         self.ax, self.shown = ax, shown
         ax.set_title("e. update:data ratio (log10)", **TITLE)
+        ends = (shown[0], shown[-1])  # the layers whose lines the legend names
         self.lines = [ax.plot([], [], color=colors[layer], lw=1.6, marker="o", ms=2,
-                              label=f"layer {layer + 1}" if layer in (shown[0], shown[-1])
+                              label=f"layer {layer + 1}" if layer in ends
                               else f"_layer {layer + 1}")[0] for layer in shown]
         self.healthy = ax.axhline(-3, color="black", lw=1.2, ls="--", label="1e-3: healthy")
         self.note = ax.text(0.5, 0.75, "", transform=ax.transAxes, ha="center", va="center",
@@ -28,8 +29,8 @@ class UpdatePanel:
         integer_axis(ax.xaxis)
         # every layer's colour is the one of panel a; the ends of the scale name it ('_':
         # matplotlib's mark for a line that a legend leaves out)
-        ends = [self.lines[0]] + ([self.lines[-1]] if len(self.lines) > 1 else [])
-        self.legend = legend_for(ax, [*ends, self.healthy], loc="upper right",
+        named = [line for line, layer in zip(self.lines, shown, strict=True) if layer in ends]
+        self.legend = legend_for(ax, [*named, self.healthy], loc="upper right",
                                  title="colour: layer, as in a", title_fontsize=8)
         self.placer = LegendPlacer(self.legend)
         self._placed_for: tuple | None = None  # y limits at the last placing

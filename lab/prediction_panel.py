@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from lab.data import Dataset, load
+from lab.data import Dataset
 from lab.frame_view import FrameView
 from lab.render import Panel
 from lab.run import Run
@@ -88,13 +88,14 @@ class PredictionPanel:
             ax.set_ylim(y0, y1)
             self.boundary.set_visible("grid_class" in extra)
         elif self.kind == "image":
-            self._update_images(run, data)
+            self._update_images(run, data, view.images)
         note = "" if extra or self.kind == "none" else "no predictions: the model diverged"
         self.note.set_text(note)
         self.note.set_visible(bool(note))
 
-    def _update_images(self, run: Run, data: Dataset) -> None:
-        raw = load(run.config.replace(standardize="none"))  # same split, natural contrast
+    def _update_images(self, run: Run, data: Dataset, raw: Dataset) -> None:
+        """Tiles of the first 16 validation images (`raw`: unscaled, FrameView.images), each
+        framed green or red by whether the model's prediction is right."""
         h, w = data.image_shape
         n = min(16, len(raw.x_val))
         key = (run.config.dataset, run.config.n_samples, run.config.seed)

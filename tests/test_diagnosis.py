@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import lab
-from lab import diagnosis
+from lab import diagnosis, diagnosis_text
 from lab.config import CLASSES, Config
 from lab.diagnosis import Diagnosis, diagnose, number, per_layer_gain
 
@@ -142,10 +142,10 @@ def test_numbers_in_words():
 
 
 def test_where_groups_layers_into_spans():
-    assert diagnosis._where((3,)) == "layer 3"
-    assert diagnosis._where((2, 3, 4, 7)) == "4 of layers 2-7"
-    assert diagnosis._where((1, 2, 5)) == "layers 1-2, 5"
-    assert diagnosis._where(tuple(range(2, 11))) == "layers 2-10"
+    assert diagnosis_text.where((3,)) == "layer 3"
+    assert diagnosis_text.where((2, 3, 4, 7)) == "4 of layers 2-7"
+    assert diagnosis_text.where((1, 2, 5)) == "layers 1-2, 5"
+    assert diagnosis_text.where(tuple(range(2, 11))) == "layers 2-10"
 
 
 def test_per_layer_gain_is_the_geometric_mean_of_layer_to_layer_factors():

@@ -2,6 +2,7 @@
 after each update, exactly what a brand-new figure shows for the same run: no stale artist."""
 
 import io
+import sys
 
 import numpy as np
 import pytest
@@ -215,3 +216,48 @@ def test_long_verdict_wraps_to_two_lines_inside_the_header(runs, monkeypatch):
     box = fig.verdict.get_window_extent(fig.canvas.get_renderer())
     tops = [ax.title.get_window_extent(fig.canvas.get_renderer()).y1 for ax in fig.ax.values()]
     assert 0 <= box.x0 and box.x1 <= fig.fig.bbox.width and box.y0 > max(tops)
+
+
+def counting(monkeypatch, real) -> list:
+    """Count every call of `real`, under whatever name any lab module imported it."""
+    calls: list = []
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("lab"):
+            for name, value in list(vars(module).items()):
+                if value is real:
+                    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("dataset", ["spirals", "digits"])
+def test_a_frame_loads_predicts_and_diagnoses_once_for_figure_and_verdict(monkeypatch, dataset):
+    """What the dashboard does per frame: one FrameView, drawn by the figure and read for the
+    verdict text. The data is looked up once per frame, the theory and panel f's unscaled
+    images (image datasets) made once per config, the run diagnosed once per frame."""
+    frames: list = []
+    cfg = lab.Config(**{**FAST, "dataset": dataset, "depth": 4})
+    lab.train(cfg, on_frame=frames.append, frame_every=10)
+    assert len(frames) >= 3
+    loads = counting(monkeypatch, lab.data.load)
+    predictions = counting(monkeypatch, lab.theory.predict)
+    diagnoses = counting(monkeypatch, lab.diagnosis.diagnose)
+    views, fig = lab.frame_view.Views(), DashboardFigure(width_px=640, height_px=400)
+    for k, frame in enumerate(frames, start=1):
+        view = views.of(frame)
+        fig.update(frame, view=view)
+        fig.png()
+        verdict = view.diagnosis.say("en")  # the dashboard's verdict line reads the same view
+        assert fig.verdict.get_text().replace("\n", " ") == verdict
+        assert len(diagnoses) == k and diagnoses[-1][0] is frame
+        # once per frame, plus once per config: the theory's input variance (lab/theory.py)
+        # and, for images, panel f's unscaled copy
+        assert len(loads) == k + 1 + int(dataset == "digits")
+        assert len(predictions) == 1
+    assert {c[0] for c in loads} <= {cfg, cfg.replace(standardize="none")}
+    fig.update(frames[-1])  # no view given: the figure makes its own, once
+    assert len(diagnoses) == len(frames) + 1 and len(predictions) == 2
