@@ -221,5 +221,5 @@ class StackBackend:
         """Member m's weights and predictions, from its own CPU network."""
         net = self.stack.member_net(m, self.nets[m], self.bn_updates)
         run.model_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        run.extra.update(predictions(net, self.datas[m], self.configs[m], torch.device("cpu")))
-        run.extra["batch_members"] = self.n
+        run.predictions = predictions(net, self.datas[m], self.configs[m], torch.device("cpu"))
+        run.batch_members = self.n

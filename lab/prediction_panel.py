@@ -64,7 +64,7 @@ class PredictionPanel:
     def update(self, view: FrameView) -> None:
         """Show what the model of the view's run predicts now."""
         run, data = view.run, view.data
-        ax, extra = self.ax, run.extra
+        ax, pred = self.ax, run.predictions
         if self.kind == "2d":
             key = (run.config.dataset, run.config.n_samples, run.config.noise, run.config.seed,
                    run.config.standardize)
@@ -72,13 +72,13 @@ class PredictionPanel:
                 self.data_key = key
                 self.points.set_offsets(data.x_val.numpy())
                 self.points.set_facecolor(CLASS_COLORS[data.y_val.numpy() % 10])
-            if "grid_class" in extra:
-                rgb = CLASS_COLORS[extra["grid_class"] % 10]
-                conf = extra["grid_confidence"][..., None]
+            if pred.grid_class is not None:
+                rgb = CLASS_COLORS[pred.grid_class % 10]
+                conf = pred.grid_confidence[..., None]
                 strength = np.clip((conf - 1 / data.n_classes) * 1.2, 0.1, 0.85)
                 self.boundary.set_data(np.concatenate([rgb, strength], axis=-1))
-                self.boundary.set_extent(extra["grid_extent"])
-                x0, x1, y0, y1 = extra["grid_extent"]
+                self.boundary.set_extent(pred.grid_extent)
+                x0, x1, y0, y1 = pred.grid_extent
             else:  # no predictions (diverged): frame the data as the grid would have
                 x = data.x_train  # (not keep the last run's limits)
                 low, high = x.min(0).values, x.max(0).values
@@ -86,10 +86,10 @@ class PredictionPanel:
                 (x0, y0), (x1, y1) = (low - pad).tolist(), (high + pad).tolist()
             ax.set_xlim(x0, x1)
             ax.set_ylim(y0, y1)
-            self.boundary.set_visible("grid_class" in extra)
+            self.boundary.set_visible(pred.grid_class is not None)
         elif self.kind == "image":
             self._update_images(run, data, view.images)
-        note = "" if extra or self.kind == "none" else "no predictions: the model diverged"
+        note = "" if pred or self.kind == "none" else "no predictions: the model diverged"
         self.note.set_text(note)
         self.note.set_visible(bool(note))
 
@@ -109,7 +109,7 @@ class PredictionPanel:
             self.mosaic.set_data(mosaic)
             self.mosaic.set_clim(mosaic.min(), mosaic.max())
             self.mosaic.set_extent((-0.5, 4 * w - 0.5, 4 * h - 0.5, -0.5))
-        pred = run.extra.get("image_pred")
+        pred = run.predictions.image_pred
         right = 0
         for i in range(16):
             r, c = divmod(i, 4)

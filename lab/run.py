@@ -30,6 +30,20 @@ class Histograms:
 
 
 @dataclass
+class Predictions:
+    """What the model predicts (lab.predictions): a 2-D dataset's decision grid, or an image
+    dataset's classes for its first validation images; all None when the outputs are not finite."""
+
+    grid_extent: tuple[float, float, float, float] | None = None  # x0, x1, y0, y1
+    grid_class: np.ndarray | None = None  # (side, side) argmax class
+    grid_confidence: np.ndarray | None = None  # (side, side) its softmax probability
+    image_pred: np.ndarray | None = None  # (16,) predicted class per validation image
+
+    def __bool__(self) -> bool:
+        return self.grid_class is not None or self.image_pred is not None
+
+
+@dataclass
 class Run:
     """Everything one training recorded; every view reads only this."""
 
@@ -69,7 +83,8 @@ class Run:
     model_state: dict | None = None  # final weights (CPU state_dict); only on the finished Run
     restored_from: int | None = None  # restore_best: the evaluation step whose weights are the
     # model (model_state, predictions); None: the weights after the last step
-    extra: dict = field(default_factory=dict)  # room for views' derived data
+    predictions: Predictions = field(default_factory=Predictions)  # of the reported weights
+    batch_members: int = 1  # runs trained together in one stack (lab.train_many); 1: alone
     from_cache: bool = False  # served by lab.cache, not trained by this call
 
     @property

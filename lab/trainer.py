@@ -190,7 +190,7 @@ class ModuleBackend:
         if probe is not None:
             probe.enabled = False
         try:
-            run.extra.update(predictions(self.net, self.data, self.cfg, self.device))
+            run.predictions = predictions(self.net, self.data, self.cfg, self.device)
         finally:
             if probe is not None:
                 probe.enabled = True

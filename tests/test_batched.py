@@ -58,9 +58,9 @@ def test_sgd_members_match_separate_runs_over_a_whole_training():
             np.testing.assert_allclose(run.model_state[key], value, rtol=1e-3, atol=1e-5,
                                        err_msg=key)
         # the decision-boundary grid comes from the member's own trained weights
-        agree = (run.extra["grid_class"] == alone.extra["grid_class"]).mean()
+        agree = (run.predictions.grid_class == alone.predictions.grid_class).mean()
         assert agree > 0.99
-        assert run.extra["batch_members"] == len(configs)
+        assert run.batch_members == len(configs) and alone.batch_members == 1
 
 
 @pytest.mark.parametrize("changes", [
@@ -105,7 +105,7 @@ def test_plateau_runs_train_alone_as_lab_train_does():
         alone = lab.train(cfg)
         np.testing.assert_array_equal(run.lr, alone.lr)
         np.testing.assert_array_equal(run.loss, alone.loss)
-        assert "batch_members" not in run.extra
+        assert run.batch_members == 1
     assert runs[0].lr[-1] < base.lr  # it did cut the rate
     with pytest.raises(ValueError, match="plateau"):
         BatchTrainer(configs[:2])
@@ -182,4 +182,4 @@ def test_sweep_by_default_gives_exactly_what_lab_train_gives():
     points = sweep(base, {"init_gain": [0.5, 2.0]})
     for p in points:
         np.testing.assert_array_equal(p.run.loss, lab.train(p.run.config).loss)
-        assert "batch_members" not in p.run.extra
+        assert p.run.batch_members == 1

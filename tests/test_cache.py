@@ -120,7 +120,7 @@ def test_round_trip_keeps_nan_and_the_prediction_grid(cache, trained):
     hit = cache.get(SMALL)
     assert np.isnan(trained.act_saturated).all()  # relu: NaN by design
     assert_same_run(hit, trained)
-    assert "grid_class" in hit.extra
+    assert hit.predictions.grid_class is not None
 
 
 def test_without_a_cache_every_call_trains(counted):

@@ -71,9 +71,13 @@ def assert_evaluation_is_of(run: lab.Run, i: int, state: dict | None) -> None:
 def assert_predictions_are_of(run: lab.Run, state: dict) -> None:
     """The prediction panel's data (grid or images) come from the weights `state`."""
     want = measure(run.config, state)["predictions"]
-    assert set(want) == set(run.extra) - {"batch_members"} and want
-    for k, v in want.items():
-        np.testing.assert_array_equal(run.extra[k], v, err_msg=k)
+    assert want  # a grid or images
+    for field in dataclasses.fields(want):
+        got, expected = getattr(run.predictions, field.name), getattr(want, field.name)
+        if expected is None:
+            assert got is None, field.name
+        else:
+            np.testing.assert_array_equal(got, expected, err_msg=field.name)
 
 
 @pytest.mark.parametrize("kw", [

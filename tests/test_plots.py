@@ -131,7 +131,7 @@ def test_image_grid_marks_right_and_wrong(runs):
     fig = DashboardFigure()
     fig.update(run)
     raw = lab.data.load(run.config.replace(standardize=False))
-    right = int((run.extra["image_pred"] == raw.y_val[:16].numpy()).sum())
+    right = int((run.predictions.image_pred == raw.y_val[:16].numpy()).sum())
     assert fig.ax["f"].get_title(loc="left").endswith(f"{right}/16 right")
     greens = sum(t.get_edgecolor()[:3] == pytest.approx((0.102, 0.498, 0.216), abs=0.01)
                  for t in fig.pred.tiles)
