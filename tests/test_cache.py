@@ -275,8 +275,9 @@ def test_many_processes_share_one_key_without_torn_reads(tmp_path, trained):
 def test_dashboard_shows_a_cached_run_from_cache(tmp_path, monkeypatch):
     fast = lab.Config(steps=30, n_samples=300, width=16, depth=4)
     calls = []
-    real = lab.ui.train
-    monkeypatch.setattr(lab.ui, "train", lambda *a, **kw: calls.append(a[0]) or real(*a, **kw))
+    real = lab.cache.train
+    monkeypatch.setattr(lab.cache, "train",
+                        lambda *a, **kw: calls.append(a[0]) or real(*a, **kw))
     cache = ResultCache(tmp_path / "dash")
     d = lab.ui.Dashboard(fast, cache=cache)
     try:
