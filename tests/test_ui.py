@@ -159,22 +159,49 @@ def test_lesson_widget_shows_only_its_controls():
     d = Dashboard(FAST, fields=["depth", "activation"], autostart=False)
     assert list(d.controls) == ["depth", "activation"]
     assert visible_labels(d.widget) == ["Hidden layers", "Activation"]  # what the page shows
+    shown = visible_widgets(d.widget)
+    assert all(any(w is c for w in shown) for c in d.controls.values())
+    for part in (d.status, d.progress, d.message, d.image, d.diagnosis):  # the figure column
+        assert any(w is part for w in shown)
+    # the full dashboard's extras are not on a lesson's page at all, and the stylesheet's
+    # widget (which applies anyway) is hidden
+    for extra in (d.presets, d.lesson, d.pin_button, d.link, d.downloads, d.code, d.lang_switch,
+                  d.intro):
+        assert not any(w is extra for w in all_widgets(d.widget))
+    assert d.style.layout.display == "none" and not any(w is d.style for w in shown)
     d.close()
 
 
-def visible_labels(widget) -> list[str]:
-    """Descriptions of the config controls a browser would show: the widget tree walked from
-    the top, skipping every subtree whose layout hides it."""
-    labels = {label for _, label, _ in lab.ui.LABELS.values()}
-    if getattr(widget, "layout", None) is not None and widget.layout.display == "none":
+def all_widgets(widget) -> list:
+    """Every widget in the tree under `widget`, hidden or not."""
+    return [widget] + [x for child in getattr(widget, "children", ()) for x in all_widgets(child)]
+
+
+def visible_widgets(widget) -> list:
+    """The widgets a browser would show: the tree walked from the top, skipping every subtree
+    whose layout hides it (display none, or visibility hidden)."""
+    layout = getattr(widget, "layout", None)
+    if layout is not None and (layout.display == "none" or layout.visibility == "hidden"):
         return []
-    own = [widget.description] if getattr(widget, "description", None) in labels else []
-    return own + [x for child in getattr(widget, "children", ()) for x in visible_labels(child)]
+    return [widget] + [x for child in getattr(widget, "children", ())
+                       for x in visible_widgets(child)]
+
+
+def visible_labels(widget) -> list[str]:
+    """Descriptions of the config controls a browser would show, in page order."""
+    labels = {label for _, label, _ in lab.ui.LABELS.values()}
+    return [w.description for w in visible_widgets(widget)
+            if getattr(w, "description", None) in labels]
 
 
 def _shown(d):
+    """The controls shown; the others are hidden by their layout, still on the page to come back."""
     shown = [f for f, w in d.controls.items() if w.layout.display != "none"]
     assert visible_labels(d.widget) == [lab.ui.LABELS[f][1] for f in shown]  # and only those
+    tree, visible = all_widgets(d.widget), visible_widgets(d.widget)
+    for field, widget in d.controls.items():
+        assert any(w is widget for w in tree), field
+        assert any(w is widget for w in visible) == (field in shown), field
     return shown
 
 
