@@ -74,9 +74,13 @@ class Dashboard(DashboardLayout):
             messages.append(lambda lang, r=refused: i18n.text(
                 "defaults", lang, refused=i18n.message(r, lang)))
             autostart = autostart and self.session.refusal(self.config) is None
-        self.figure = DashboardFigure(lang=i18n.check_lang(lang))
-        self.last_png = b""
-        super().__init__(self.config, fields, view, lang, page_intro)
+        try:
+            self.figure = DashboardFigure(lang=i18n.check_lang(lang))
+            self.last_png = b""
+            super().__init__(self.config, fields, view, lang, page_intro)
+        except BaseException:
+            self.session.close()  # no idle worker thread left behind
+            raise
         for field, widget in self.controls.items():
             widget.observe(lambda change, f=field: self._on_control(f, change["new"]), "value")
         self.presets.observe(lambda c: self._on_preset(c["new"]), "value")

@@ -6,16 +6,18 @@ to a TrainingSession (lab/session.py). Texts come from lab/ui_text.py.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
 from lab import i18n, ui_text
 from lab.config import Config
 from lab.controls import GROUPS, LABELS, group_text, make_control, relabel, show_value
-from lab.diagnosis import Diagnosis
 from lab.layout import style_html
 from lab.ui_text import LangText, escape
+
+if TYPE_CHECKING:
+    from lab.diagnosis import Diagnosis
 
 
 class DashboardLayout:

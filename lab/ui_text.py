@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from lab import i18n, presets
 from lab.config import Config
-from lab.diagnosis import Diagnosis
+
+if TYPE_CHECKING:
+    from lab.diagnosis import Diagnosis
 
 LangText = Callable[[str], str]  # a text that renders itself in a language ("en", "zh")
 
