@@ -27,7 +27,7 @@ import lab
 from lab.config import IMAGE_DATASETS, Config
 from lab.data import data_dir
 from lab.run import RECORD_VERSION, Histograms, Run
-from lab.trainer import resolve_device, train
+from lab.trainer import inspect, resolve_device, train
 
 log = logging.getLogger("lab.cache")
 CACHE_DIR_ENV = "LAB_CACHE_DIR"
@@ -203,11 +203,14 @@ def resolve(cache: ResultCache | str | None) -> ResultCache | None:
 
 def train_cached(cfg: Config, on_frame: Callable[[Run], None] | None = None,
                  cancel: Callable[[], bool] | None = None, max_seconds: float | None = None,
-                 cache: ResultCache | str | None = "env") -> Run:
+                 cache: ResultCache | str | None = "env",
+                 frame_due: Callable[[], bool] | None = None, inspect_first: bool = False) -> Run:
     """`cfg`'s Run from the cache (from_cache=True, handed to on_frame once), else lab.train's.
 
     A trained Run that is cacheable is stored. `cache="env"` uses default_cache(); None trains
-    without a cache.
+    without a cache. `inspect_first` (the dashboard): on a miss, hand lab.inspect's step-0 Run
+    (at_init=True) to on_frame before training, and return it untrained if `cancel()` is true
+    by then. `max_seconds` and `frame_due` go to lab.train.
     """
     store = resolve(cache)
     if store is not None:
@@ -216,7 +219,14 @@ def train_cached(cfg: Config, on_frame: Callable[[Run], None] | None = None,
             if on_frame is not None:
                 on_frame(hit)
             return hit
-    run = train(cfg, on_frame=on_frame, cancel=cancel, max_seconds=max_seconds)
+    if inspect_first:
+        initial = inspect(cfg)
+        if on_frame is not None:
+            on_frame(initial)
+        if cancel is not None and cancel():  # a newer config came while this one was drawn
+            return initial
+    run = train(cfg, on_frame=on_frame, cancel=cancel, max_seconds=max_seconds,
+                frame_due=frame_due)
     if store is not None:
-        store.put(run)
+        store.put(run)  # only finished runs: not cancelled, not cut by the time limit
     return run

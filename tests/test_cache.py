@@ -103,16 +103,33 @@ def test_a_hit_returns_the_same_run_without_training(cache, counted):
     assert frames == [hit]  # the dashboard draws the cached Run once
     assert_same_run(hit, first)
     assert hit.status() == first.status() == "finished 40 steps"
-    # the weights load into a fresh model and compute what the trained ones compute: the
-    # reported validation loss and accuracy, exactly (same device, eval mode)
+    # the cached weights load into a fresh model and compute what the trained net computed:
+    # its class and confidence at every point of the prediction grid, which the training
+    # recorded from the live net (first.extra, never pickled), and the reported validation
+    # loss and accuracy (same device, eval mode)
     model = lab.build_model(SMALL)
     model.load_state_dict(hit.model_state)
+    model.eval()
+    x0, x1, y0, y1 = first.extra["grid_extent"]
+    side = first.extra["grid_class"].shape[0]
+    gx, gy = torch.linspace(x0, x1, side), torch.linspace(y0, y1, side)
+    grid = torch.stack(torch.meshgrid(gx, gy, indexing="xy"), dim=-1).reshape(-1, 2)
     data = lab.data.load(SMALL)
     with torch.no_grad():
-        logits = model.eval()(data.x_val)
+        conf, cls = torch.softmax(model(grid), dim=1).max(dim=1)
+        logits = model(data.x_val)
+    assert len(np.unique(first.extra["grid_class"])) > 1  # a boundary to get right, not a blank
+    np.testing.assert_array_equal(cls.reshape(side, side).numpy(), first.extra["grid_class"])
+    np.testing.assert_allclose(conf.reshape(side, side).numpy(), first.extra["grid_confidence"],
+                               rtol=1e-5)
     loss = torch.nn.functional.cross_entropy(logits, data.y_val).item()
     acc = (logits.argmax(1) == data.y_val).float().mean().item()
     assert loss == pytest.approx(hit.val_loss[-1], rel=1e-6) and acc == hit.val_acc[-1]
+    # an untrained net of the same shape computes something else: the check can fail
+    fresh = lab.build_model(SMALL.replace(seed=1)).eval()
+    with torch.no_grad():
+        other = torch.softmax(fresh(grid), dim=1).max(dim=1).values.reshape(side, side)
+    assert not np.allclose(other.numpy(), first.extra["grid_confidence"], rtol=1e-3)
 
 
 def test_round_trip_keeps_nan_and_the_prediction_grid(cache, trained):
@@ -275,8 +292,9 @@ def test_many_processes_share_one_key_without_torn_reads(tmp_path, trained):
 def test_dashboard_shows_a_cached_run_from_cache(tmp_path, monkeypatch):
     fast = lab.Config(steps=30, n_samples=300, width=16, depth=4)
     calls = []
-    real = lab.ui.train
-    monkeypatch.setattr(lab.ui, "train", lambda *a, **kw: calls.append(a[0]) or real(*a, **kw))
+    real = lab.cache.train
+    monkeypatch.setattr(lab.cache, "train",
+                        lambda *a, **kw: calls.append(a[0]) or real(*a, **kw))
     cache = ResultCache(tmp_path / "dash")
     d = lab.ui.Dashboard(fast, cache=cache)
     try:

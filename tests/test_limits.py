@@ -6,6 +6,7 @@ import time
 import pytest
 
 import lab
+import lab.cache
 import lab.ui
 from lab import presets
 from lab.limits import DEFAULT_MAX_SECONDS, DEFAULT_MAX_WORK, LimitError, Limits, work
@@ -106,8 +107,9 @@ def test_a_limit_that_is_not_reached_changes_nothing():
 @pytest.fixture
 def counted(monkeypatch):
     calls = []
-    real = lab.ui.train
-    monkeypatch.setattr(lab.ui, "train", lambda *a, **kw: calls.append(a[0]) or real(*a, **kw))
+    real = lab.cache.train
+    monkeypatch.setattr(lab.cache, "train",
+                        lambda *a, **kw: calls.append(a[0]) or real(*a, **kw))
     return calls
 
 

@@ -6,13 +6,12 @@ import re
 import threading
 
 import pytest
-import torch
 
 import lab
+import lab.cache
 import lab.frame_view
 import lab.ui
 from lab import presets
-from lab.export import lab_code, torch_code
 from lab.limits import Limits
 from lab.ui import Dashboard
 
@@ -50,7 +49,7 @@ def test_controls_drive_the_config_and_the_figure(dash):
 def test_burst_of_changes_ends_with_the_last_config_and_one_training(dash, monkeypatch):
     running, most = [0], [0]
     lock = threading.Lock()
-    real = lab.ui.train
+    real = lab.cache.train
 
     def counting(*args, **kw):
         with lock:
@@ -62,7 +61,7 @@ def test_burst_of_changes_ends_with_the_last_config_and_one_training(dash, monke
             with lock:
                 running[0] -= 1
 
-    monkeypatch.setattr(lab.ui, "train", counting)
+    monkeypatch.setattr(lab.cache, "train", counting)
     for depth in [5, 9, 2, 12, 3, 8, 6, 11]:
         dash.controls["depth"].value = depth
     assert dash.wait(120)
@@ -100,7 +99,7 @@ def test_error_in_training_is_shown_and_the_dashboard_lives_on(dash, monkeypatch
     def broken(*args, **kw):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(lab.ui, "train", broken)
+    monkeypatch.setattr(lab.cache, "train", broken)
     dash.controls["depth"].value = 6
     assert dash.wait(120)
     assert "RuntimeError: disk on fire" in dash.message.value
@@ -158,22 +157,49 @@ def test_lesson_widget_shows_only_its_controls():
     d = Dashboard(FAST, fields=["depth", "activation"], autostart=False)
     assert list(d.controls) == ["depth", "activation"]
     assert visible_labels(d.widget) == ["Hidden layers", "Activation"]  # what the page shows
+    shown = visible_widgets(d.widget)
+    assert all(any(w is c for w in shown) for c in d.controls.values())
+    for part in (d.status, d.progress, d.message, d.image, d.diagnosis):  # the figure column
+        assert any(w is part for w in shown)
+    # the full dashboard's extras are not on a lesson's page at all, and the stylesheet's
+    # widget (which applies anyway) is hidden
+    for extra in (d.presets, d.lesson, d.pin_button, d.link, d.downloads, d.code, d.lang_switch,
+                  d.intro):
+        assert not any(w is extra for w in all_widgets(d.widget))
+    assert d.style.layout.display == "none" and not any(w is d.style for w in shown)
     d.close()
 
 
-def visible_labels(widget) -> list[str]:
-    """Descriptions of the config controls a browser would show: the widget tree walked from
-    the top, skipping every subtree whose layout hides it."""
-    labels = {label for _, label, _ in lab.ui.LABELS.values()}
-    if getattr(widget, "layout", None) is not None and widget.layout.display == "none":
+def all_widgets(widget) -> list:
+    """Every widget in the tree under `widget`, hidden or not."""
+    return [widget] + [x for child in getattr(widget, "children", ()) for x in all_widgets(child)]
+
+
+def visible_widgets(widget) -> list:
+    """The widgets a browser would show: the tree walked from the top, skipping every subtree
+    whose layout hides it (display none, or visibility hidden)."""
+    layout = getattr(widget, "layout", None)
+    if layout is not None and (layout.display == "none" or layout.visibility == "hidden"):
         return []
-    own = [widget.description] if getattr(widget, "description", None) in labels else []
-    return own + [x for child in getattr(widget, "children", ()) for x in visible_labels(child)]
+    return [widget] + [x for child in getattr(widget, "children", ())
+                       for x in visible_widgets(child)]
+
+
+def visible_labels(widget) -> list[str]:
+    """Descriptions of the config controls a browser would show, in page order."""
+    labels = {label for _, label, _ in lab.ui.LABELS.values()}
+    return [w.description for w in visible_widgets(widget)
+            if getattr(w, "description", None) in labels]
 
 
 def _shown(d):
+    """The controls shown; the others are hidden by their layout, still on the page to come back."""
     shown = [f for f, w in d.controls.items() if w.layout.display != "none"]
     assert visible_labels(d.widget) == [lab.ui.LABELS[f][1] for f in shown]  # and only those
+    tree, visible = all_widgets(d.widget), visible_widgets(d.widget)
+    for field, widget in d.controls.items():
+        assert any(w is widget for w in tree), field
+        assert any(w is widget for w in visible) == (field in shown), field
     return shown
 
 
@@ -216,36 +242,6 @@ def test_page_options_in_the_query_and_bad_ones_are_named():
     d.close()
     with pytest.raises(ValueError, match="view='big'.*dashboard, present"):
         Dashboard(FAST, view="big", autostart=False)
-
-
-def test_exported_pytorch_model_computes_what_the_lab_model_computes():
-    for cfg in (lab.Config(depth=3, width=8, residual=True, batchnorm="before", dropout=0.2,
-                           activation="gelu"),
-                lab.Config(arch="cnn", dataset="digits", depth=2, width=4,
-                           batchnorm="after", activation="leaky_relu")):
-        namespace = {}
-        exec(torch_code(cfg), namespace)
-        theirs, ours = namespace["model"], lab.build_model(cfg)
-        assert [p.shape for p in theirs.parameters()] == [p.shape for p in ours.parameters()]
-        with torch.no_grad():
-            for a, b in zip(theirs.parameters(), ours.parameters(), strict=True):
-                a.copy_(b)
-        theirs.eval()
-        ours.eval()
-        x = lab.data.load(cfg).x_val[:16]
-        torch.testing.assert_close(theirs(x), ours(x))
-
-
-@pytest.mark.parametrize("cfg", [
-    lab.Config(depth=20, activation="sigmoid", init="xavier_normal", lr=0.0123),
-    lab.Config(optimizer="rmsprop", lr_schedule="plateau", standardize="unit"),
-    lab.Config(standardize=False, early_stopping=4, restore_best=True),
-])
-def test_exported_lab_code_reproduces_the_config(cfg):
-    namespace = {}
-    exec(lab_code(cfg).replace("run = lab.train(cfg)", "").replace(
-        "print(run.summary())", ""), namespace)
-    assert namespace["cfg"] == cfg
 
 
 def test_inputs_and_optimizer_dropdowns_show_words_and_set_the_config():
