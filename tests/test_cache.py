@@ -105,22 +105,22 @@ def test_a_hit_returns_the_same_run_without_training(cache, counted):
     assert hit.status() == first.status() == "finished 40 steps"
     # the cached weights load into a fresh model and compute what the trained net computed:
     # its class and confidence at every point of the prediction grid, which the training
-    # recorded from the live net (first.extra, never pickled), and the reported validation
+    # recorded from the live net (first.predictions: first was trained, not unpickled), and the reported validation
     # loss and accuracy (same device, eval mode)
     model = lab.build_model(SMALL)
     model.load_state_dict(hit.model_state)
     model.eval()
-    x0, x1, y0, y1 = first.extra["grid_extent"]
-    side = first.extra["grid_class"].shape[0]
+    x0, x1, y0, y1 = first.predictions.grid_extent
+    side = first.predictions.grid_class.shape[0]
     gx, gy = torch.linspace(x0, x1, side), torch.linspace(y0, y1, side)
     grid = torch.stack(torch.meshgrid(gx, gy, indexing="xy"), dim=-1).reshape(-1, 2)
     data = lab.data.load(SMALL)
     with torch.no_grad():
         conf, cls = torch.softmax(model(grid), dim=1).max(dim=1)
         logits = model(data.x_val)
-    assert len(np.unique(first.extra["grid_class"])) > 1  # a boundary to get right, not a blank
-    np.testing.assert_array_equal(cls.reshape(side, side).numpy(), first.extra["grid_class"])
-    np.testing.assert_allclose(conf.reshape(side, side).numpy(), first.extra["grid_confidence"],
+    assert len(np.unique(first.predictions.grid_class)) > 1  # a boundary to get right, not a blank
+    np.testing.assert_array_equal(cls.reshape(side, side).numpy(), first.predictions.grid_class)
+    np.testing.assert_allclose(conf.reshape(side, side).numpy(), first.predictions.grid_confidence,
                                rtol=1e-5)
     loss = torch.nn.functional.cross_entropy(logits, data.y_val).item()
     acc = (logits.argmax(1) == data.y_val).float().mean().item()
@@ -129,7 +129,7 @@ def test_a_hit_returns_the_same_run_without_training(cache, counted):
     fresh = lab.build_model(SMALL.replace(seed=1)).eval()
     with torch.no_grad():
         other = torch.softmax(fresh(grid), dim=1).max(dim=1).values.reshape(side, side)
-    assert not np.allclose(other.numpy(), first.extra["grid_confidence"], rtol=1e-3)
+    assert not np.allclose(other.numpy(), first.predictions.grid_confidence, rtol=1e-3)
 
 
 def test_round_trip_keeps_nan_and_the_prediction_grid(cache, trained):
