@@ -105,8 +105,8 @@ def test_a_hit_returns_the_same_run_without_training(cache, counted):
     assert hit.status() == first.status() == "finished 40 steps"
     # the cached weights load into a fresh model and compute what the trained net computed:
     # its class and confidence at every point of the prediction grid, which the training
-    # recorded from the live net (first.predictions: first was trained, not unpickled), and the reported validation
-    # loss and accuracy (same device, eval mode)
+    # recorded from the live net (first was trained, not unpickled), and the reported
+    # validation loss and accuracy (same device, eval mode)
     model = lab.build_model(SMALL)
     model.load_state_dict(hit.model_state)
     model.eval()
