@@ -9,8 +9,8 @@ from matplotlib.ticker import MaxNLocator
 
 from lab.figure_style import HEAT_CMAP, TITLE, integer_axis, positive
 from lab.frame_view import FrameView
-from lab.recorder import recorded_steps
 from lab.render import Panel
+from lab.schedule import recorded_steps
 from lab.steady import SteadyLimits
 
 MIN_DECADES = 2  # a flat profile reads as flat, not as black to yellow

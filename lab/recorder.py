@@ -16,9 +16,8 @@ import torch
 from lab import probes
 from lab.config import Config
 from lab.run import Histograms, Run
+from lab.schedule import recorded_steps, snapshot_steps  # noqa: F401  (re-exported)
 
-MAX_ROWS = 50  # per-layer rows per run: every k-th step (bounds memory and recording cost)
-N_SNAPSHOTS = 10  # histogram snapshots besides step 0
 N_EVAL_STATS = 4  # per evaluation: validation loss, accuracy; training-subset loss, accuracy
 
 
@@ -33,20 +32,6 @@ class Outcome:
     time_limit: float | None = None
     restored_from: int | None = None
     finished: bool = False
-
-
-def recorded_steps(steps: int) -> np.ndarray:
-    """Steps that get a per-layer row: every k-th so at most MAX_ROWS (+1), plus the last."""
-    stride = max(1, math.ceil(steps / MAX_ROWS))
-    rows = list(range(0, steps, stride))
-    if rows[-1] != steps - 1:
-        rows.append(steps - 1)
-    return np.array(rows)
-
-
-def snapshot_steps(steps: int) -> set[int]:
-    """Steps with histograms: 0, N_SNAPSHOTS evenly spaced, and the last."""
-    return {round(i * (steps - 1) / N_SNAPSHOTS) for i in range(N_SNAPSHOTS + 1)}
 
 
 class Recorder:

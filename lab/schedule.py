@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from lab.config import Config
 
 FRAME_SECONDS = 0.15  # on_frame cadence
@@ -14,6 +16,8 @@ N_EVALS = 20  # validation points per run
 CHECK_EVERY = 25  # steps between checks for non-finite values (no per-step host sync)
 MAX_VAL = 2048  # validation examples evaluated (and at most as many training examples)
 VAL_FRACTION = 0.2  # of a dataset's examples held out for validation
+MAX_ROWS = 50  # per-layer rows per run: every k-th step (bounds memory and recording cost)
+N_SNAPSHOTS = 10  # histogram snapshots besides step 0
 
 
 def eval_every(steps: int) -> int:
@@ -29,3 +33,17 @@ def lr_at(cfg: Config, step: int) -> float:
     if cfg.lr_schedule == "cosine":
         return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / cfg.steps))
     return cfg.lr
+
+
+def recorded_steps(steps: int) -> np.ndarray:
+    """Steps that get a per-layer row: every k-th so at most MAX_ROWS (+1), plus the last."""
+    stride = max(1, math.ceil(steps / MAX_ROWS))
+    rows = list(range(0, steps, stride))
+    if rows[-1] != steps - 1:
+        rows.append(steps - 1)
+    return np.array(rows)
+
+
+def snapshot_steps(steps: int) -> set[int]:
+    """Steps with histograms: 0, N_SNAPSHOTS evenly spaced, and the last."""
+    return {round(i * (steps - 1) / N_SNAPSHOTS) for i in range(N_SNAPSHOTS + 1)}
