@@ -9,6 +9,7 @@ counted as often as asked, and each ratio the quotient of the two timings it rep
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 import lab
@@ -105,6 +106,12 @@ def test_scaling_points_count_parameters_and_memory_in_a_fresh_process():
     peaks = {p["width"]: p["peak_mib"] for p in result["width"]}
     assert peaks[512] - peaks[16] > 4 * 4 * (expected - params[16]) / 2 ** 20 * 0.5
     assert np.isfinite(result["depth_fit"]["r2"])
+    # depth points: TINY's width 16, one hidden layer more each; the fit is of those points
+    assert [p["params"] for p in result["depth"]] == [
+        (n_in * 16 + 16) + (d - 1) * (16 * 16 + 16) + (16 * n_out + n_out) for d in (1, 4)]
+    slope, intercept = np.polyfit([1, 4], [p["seconds_per_step"] for p in result["depth"]], 1)
+    assert result["depth_fit"]["seconds_per_layer_step"] == pytest.approx(slope, abs=1e-12)
+    assert result["depth_fit"]["intercept"] == pytest.approx(intercept, abs=1e-12)
 
 
 def test_budget_lines_compare_in_the_right_direction():
