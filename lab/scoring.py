@@ -55,3 +55,12 @@ def accuracy(source: Run | nn.Module, data: Dataset | None = None, split: str = 
             return float((net(x).argmax(1) == y).float().mean())
     finally:
         net.train(was_training)
+
+
+def weight_norm(run: Run) -> float:
+    """L2 norm of all of `run`'s final weight tensors together (the parameters named "weight":
+    layers, head, and BatchNorm's gamma where there is one; no biases)."""
+    if run.model_state is None:
+        raise ValueError("this Run holds no weights: only a finished run has them, not a frame")
+    weights = [v.flatten().double() for k, v in run.model_state.items() if k.endswith("weight")]
+    return float(torch.cat(weights).norm())

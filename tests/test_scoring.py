@@ -8,7 +8,7 @@ import torch
 import lab
 from lab.data import load
 from lab.evaluation import MAX_VAL
-from lab.scoring import accuracy, trained_model
+from lab.scoring import accuracy, trained_model, weight_norm
 
 # BatchNorm and dropout: eval mode matters. 300 examples: the whole validation split is
 # evaluated (fewer than MAX_VAL), so the recorded accuracy is over the same examples.
@@ -62,3 +62,13 @@ def test_trained_model_holds_the_runs_weights_and_refuses_a_frame(run):
         accuracy(run, split="test")
     with pytest.raises(ValueError, match="needs `data`"):
         accuracy(net)
+
+
+def test_weight_norm_of_orthogonal_layers_is_the_root_of_their_row_count():
+    # orthogonal init (gain 1) gives each matrix orthonormal rows (or columns, if it has fewer):
+    # its squared Frobenius norm is min(rows, columns). Layer 1: 16 x 2, layers 2-4: 16 x 16,
+    # head: 3 x 16; the biases are zero and are not counted anyway
+    run = lab.inspect(lab.Config(n_samples=200, depth=4, width=16, init="orthogonal"))
+    assert weight_norm(run) ** 2 == pytest.approx(2 + 3 * 16 + 3, rel=1e-5)
+    with pytest.raises(ValueError, match="no weights"):
+        weight_norm(dataclasses.replace(run, model_state=None))
