@@ -52,6 +52,27 @@ def test_cells_are_thin_calls_into_lab(path):
                                          ast.Lambda)), f"{path.name}: logic belongs in lab"
 
 
+# What lessons must ask the package for instead of re-deriving it in a cell (exercise cells
+# excepted: there the student derives it, and a lab check compares with the package)
+BY_HAND = {
+    r"\*\*\s*\(\s*1(\.0)?\s*/": "a root by hand: lab.diagnosis.per_layer_gain",
+    # (g: a row of act_grad_std; lesson 06's g0 is a row of weight-gradient norms)
+    r"\b(g|g_\w+)\[0\]\s*/\s*\1\[-1\]": "layer 1 over the last: diagnosis.gradient_ratio",
+    r"\b\w*points\[\d+\]|\b(decayed|both)\[\w+\]": "a sweep point by position: lab.sweep_table",
+    r"load_state_dict\(": "a net rebuilt by hand: lab.scoring.trained_model / accuracy",
+}
+
+
+@pytest.mark.parametrize("path", LESSONS + ZH_LESSONS, ids=rel)
+def test_lessons_ask_the_package_for_what_it_computes(path):
+    for cell in code_cells(path):
+        if "exercise" in cell.metadata.get("tags", []):
+            continue
+        for pattern, instead in BY_HAND.items():
+            found = re.search(pattern, cell.source)
+            assert not found, f"{rel(path)}: {found.group(0)!r} computed in a cell; use {instead}"
+
+
 @pytest.mark.parametrize("path", LESSONS + ZH_LESSONS, ids=rel)
 def test_lesson_has_a_saved_figure_an_exercise_and_a_folded_answer(path):
     nb = nbformat.read(path, as_version=4)

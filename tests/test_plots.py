@@ -77,23 +77,61 @@ def test_verdict_and_theory_follow_the_run(runs):
     assert not fig.g_theory.get_visible()  # mean-field theory does not cover BatchNorm
 
 
-def test_diverged_run_draws_what_came_before(runs):
-    run = runs["diverged"]
+def rgb(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def ink_of(fig: DashboardFigure, shown: np.ndarray, artists: list,
+           panel: str) -> tuple[int, int]:
+    """(pixels inside panel `panel`, pixels anywhere) that change when `artists` are hidden:
+    what those artists put on the figure `shown` (a full draw of it)."""
+    for artist in artists:
+        artist.set_visible(False)
+    hidden = rgb(figure_png(fig.fig))
+    for artist in artists:
+        artist.set_visible(True)
+    changed = (shown != hidden).any(axis=-1)
+    box, height = fig.ax[panel].get_window_extent(), changed.shape[0]
+    inside = changed[int(height - box.y1):int(np.ceil(height - box.y0)),
+                     int(box.x0):int(np.ceil(box.x1))]
+    return int(inside.sum()), int(changed.sum())
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_diverged_run_draws_what_came_before(runs, late):
+    # diverged at step 1 (one finite loss), or at step 7 (a finite stretch of loss curve)
+    run = lab.train(lab.Config(**FAST, lr=2.0, optimizer="sgd")) if late else runs["diverged"]
+    record = np.concatenate([run.loss, run.global_grad_norm, run.val_loss,
+                             run.act_grad_std.ravel()])
+    assert not np.isfinite(record).all()  # NaN or inf in what the figure is given
     fig = DashboardFigure()
     fig.update(run)
     x, y = fig.loss_line.get_data()
-    assert len(x) == run.diverged_at + 1 and np.isfinite(y[0])
+    assert len(x) == run.diverged_at + 1 and np.isfinite(y[:run.diverged_at]).all()
     assert fig.event_line.get_visible() and fig.event_line.get_xdata()[0] == run.diverged_at
     assert fig.event_text.get_text() == f"diverged at step {run.diverged_at}"
     assert fig.pred.note.get_text().startswith("no predictions")
     image = Image.open(io.BytesIO(fig.png()))  # renders despite NaN and inf in the record
     assert image.size == (1280, 800)
-    # the evaluations before the divergence leave ink: without the losses the pixels differ
-    drawn = np.asarray(image.convert("RGB"))
-    fig.losses.loss_line.set_visible(False)
-    fig.losses.val_line.set_visible(False)
-    bare = np.asarray(Image.open(io.BytesIO(figure_png(fig.fig))).convert("RGB"))
-    assert (drawn != bare).any(axis=-1).sum() > 20
+    # the PNG is a whole draw: matplotlib's own full draw of the figure, to antialiasing
+    shown = rgb(figure_png(fig.fig))
+    assert np.abs(rgb(fig.png()).astype(int) - shown.astype(int)).max() <= 3
+    # each finite part leaves ink in its own panel: the marker "diverged at step n" and its
+    # line; the validation points before it (a line needs two finite points: at step 1 only
+    # the marker of step 0 is drawn); the gradient profiles at init; the heatmap's finite rows
+    parts = {"d": [[fig.event_text], [fig.event_line], [fig.losses.val_line]],
+             "b": [[line for line in fig.ax["b"].get_lines() if line.get_visible()
+                    and np.isfinite(np.asarray(line.get_ydata(), float)).any()]],
+             "c": [fig.ax["c"].get_images()]}
+    if late:
+        parts["d"].append([fig.losses.loss_line])
+    for panel, groups in parts.items():
+        for artists in groups:
+            assert artists, panel
+            inside, anywhere = ink_of(fig, shown, artists, panel)
+            assert inside > 10 and inside >= 0.95 * anywhere, (panel, inside, anywhere)
+    text = fig.event_text.get_window_extent(fig.canvas.get_renderer())
+    assert fig.ax["d"].get_window_extent().contains(text.x0, text.y0)  # on its panel
 
 
 def test_ghost_lines_only_when_pinned(runs):
