@@ -148,8 +148,10 @@ class Run:
             lines.append(f"{where}validation accuracy {self.val_acc[i]:.1%} "
                          f"(loss {self.val_loss[i]:.3f}), training accuracy "
                          f"{self.train_acc[i]:.1%} (loss {self.train_eval_loss[i]:.3f})")
-        g0 = self.act_grad_std[0]
-        if np.all(np.isfinite(g0)) and g0[-1] > 0 and g0[0] > 0:
-            lines.append(f"at init, layer 1 receives {g0[0] / g0[-1]:.2g}x the activation "
+        from lab.diagnosis_measures import gradient_ratio  # it reads Runs: imported when used
+
+        ratio = gradient_ratio(self, 0)
+        if np.all(np.isfinite(self.act_grad_std[0])) and ratio > 0:
+            lines.append(f"at init, layer 1 receives {ratio:.2g}x the activation "
                          f"gradient of layer {self.depth}")
         return "\n".join(lines)
