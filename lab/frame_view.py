@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from lab import theory
 from lab.config import Config
-from lab.data import Dataset, load
 from lab.diagnosis import Diagnosis, chance, diagnose
 from lab.run import Run
+
+if TYPE_CHECKING:  # lab.data and lab.theory import torch: the figure's module loads without it
+    from lab.data import Dataset
+    from lab.theory import Prediction
 
 
 @dataclass(frozen=True)
@@ -18,7 +21,7 @@ class FrameView:
     run: Run
     pinned: Run | None  # a run to compare with, only if it has the same layers
     diagnosis: Diagnosis
-    prediction: theory.Prediction | None  # mean-field theory at init (None: does not apply)
+    prediction: Prediction | None  # mean-field theory at init (None: does not apply)
     data: Dataset
     kind: str  # dataset kind for panel f: "2d", "image" or "none"
     images: Dataset | None = None  # image datasets: the same split unscaled, for panel f to show
@@ -36,11 +39,14 @@ class Views:
     def __init__(self):
         # one tuple, replaced whole: a view made on another thread never pairs a config
         # with another config's prediction or images
-        self._per_config: tuple[Config | None, theory.Prediction | None, Dataset | None] = (
+        self._per_config: tuple[Config | None, Prediction | None, Dataset | None] = (
             None, None, None)
 
     def of(self, run: Run, pinned: Run | None = None) -> FrameView:
         """The view of `run` (with `pinned` if it has as many layers)."""
+        from lab import theory
+        from lab.data import load
+
         cfg = run.config
         data = load(cfg)
         kind = ("image" if data.image_shape is not None

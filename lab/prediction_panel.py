@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from lab.data import Dataset
 from lab.frame_view import FrameView
 from lab.render import Panel
 from lab.run import Run
+
+if TYPE_CHECKING:
+    from lab.data import Dataset
 
 CLASS_COLORS = np.array([  # Okabe-Ito: distinguishable with any colour vision
     (0.0, 0.447, 0.698), (0.902, 0.624, 0.0), (0.0, 0.620, 0.451), (0.800, 0.475, 0.655),
