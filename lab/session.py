@@ -6,8 +6,8 @@ drawn while training (lab/pacing.py), applies the server's limits (lab/limits.py
 status line in each language (lab/i18n.py). It reports to a SessionListener: the Dashboard in
 lab/ui.py, or a recorder in tests/test_session.py. It never imports ipywidgets or matplotlib;
 drawing is the listener's `draw`, called on the worker thread so that pacing counts its cost.
-The modules that import torch (lab.cache, lab.trainer, lab.frame_view, lab.limits) load when the
-first config is checked or trained, not when this module is imported.
+The modules that import torch (lab.cache, lab.trainer, lab.data) load when the first config is
+trained, on the worker thread, not when this module is imported.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class TrainingSession:
     def __init__(self, listener: SessionListener | None = None, limits: Limits | None = None,
                  cache: ResultCache | str | None = "env", config: Config | None = None):
         if limits is None:
-            from lab.limits import Limits  # imports torch (lab.trainer): only when needed
+            from lab.limits import Limits  # torch-free, but only a session needs it
 
             limits = Limits.from_env()
         self.listener = listener if listener is not None else SessionListener()
@@ -112,7 +112,7 @@ class TrainingSession:
 
     @functools.cached_property
     def views(self) -> Views:
-        """The FrameView maker, built on first use (lab.frame_view imports torch)."""
+        """The FrameView maker, built on first use (its views load data: torch)."""
         from lab.frame_view import Views
 
         return Views()
