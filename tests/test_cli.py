@@ -132,3 +132,18 @@ def test_warm_trains_the_default_and_every_preset_once(tmp_path, monkeypatch, ca
     assert re.search(r"\[ 2/2\] tiny +trained in", first)
     assert main(["warm"]) == 0
     assert "2 runs: 2 from cache, 0 trained" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["run"], ["sweep", "--vary", "depth=1,2"]])
+def test_missing_mnist_files_exit_2_with_one_line_naming_them(tmp_path, monkeypatch, capsys,
+                                                               command):
+    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))  # an empty folder
+    monkeypatch.setenv("LAB_CACHE_DIR", "")
+    with pytest.raises(SystemExit) as info:
+        main([*command, "--dataset", "mnist", *SMALL, "--out", str(tmp_path / "x.png")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after any progress bar
+    assert err.startswith("python -m lab: error: dataset='mnist': ")
+    assert "train-images-idx3-ubyte" in err and str(tmp_path / "mnist") in err
+    assert "LAB_DATA_DIR" in err and "Traceback" not in err
+    assert not (tmp_path / "x.png").exists()
