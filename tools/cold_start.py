@@ -9,6 +9,8 @@ the first repeat). CPU seconds are user + system time of that process and its ch
 Rows:
 - `python -c pass`: the interpreter alone, for reference.
 - `import lab`, `import lab.config`: the package and its value object.
+- controls alone: every control lab.controls makes, in one box, rendered: what a dashboard
+  costs to show its controls when nothing else it imports needs torch.
 - dashboard: the code of notebooks/dashboard.ipynb run as a Voila kernel would (no widget
   frontend: ipywidgets builds its models headless), timed at "controls shown" (the Dashboard
   exists and has rendered its mimebundle), "first figure" (its first PNG, the initialization
@@ -29,7 +31,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
+NOTEBOOK = Path("notebooks") / "dashboard.ipynb"
 
 # Runs inside the measured process: an audit hook notes when torch starts importing.
 PRELUDE = """
@@ -47,6 +49,16 @@ IMPORT_BODY = """
 import {module}
 _marks["done"] = _cpu()
 _marks["torch imported"] = "torch" in sys.modules
+print(json.dumps(_marks))
+"""
+CONTROLS_BODY = """
+import ipywidgets as W
+from lab import controls
+from lab.config import Config
+_box = W.VBox([controls.make_control(f, getattr(Config(), f)) for f in controls.LABELS])
+_box._repr_mimebundle_()
+_marks["controls shown"] = _cpu()
+_marks["torch before controls"] = "torch" in sys.modules
 print(json.dumps(_marks))
 """
 DASHBOARD_BODY = """
@@ -70,17 +82,18 @@ print(json.dumps(_marks))
 """
 
 
-def notebook_cells(path: Path = NOTEBOOK) -> list[str]:
-    """The code cells of a notebook, as source text."""
-    nb = json.loads(path.read_text())
+def notebook_cells(root: Path = ROOT) -> list[str]:
+    """The code cells of the dashboard notebook under `root`, as source text."""
+    nb = json.loads((root / NOTEBOOK).read_text())
     return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
 
 
-def measure(body: str) -> dict:
-    """Run PRELUDE + body in a fresh interpreter; its marks plus its total CPU seconds."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LAB_CACHE_DIR": "", "OMP_NUM_THREADS": "1"}
+def measure(body: str, root: Path = ROOT) -> dict:
+    """Run PRELUDE + body in a fresh interpreter on the lab in `root`; its marks plus its total
+    CPU seconds."""
+    env = {**os.environ, "PYTHONPATH": str(root), "LAB_CACHE_DIR": "", "OMP_NUM_THREADS": "1"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run([sys.executable, "-c", PRELUDE + body], env=env, cwd=ROOT,
+    out = subprocess.run([sys.executable, "-c", PRELUDE + body], env=env, cwd=root,
                          capture_output=True, text=True, check=True).stdout
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     marks = json.loads(out.strip().splitlines()[-1])
@@ -102,17 +115,40 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", help="also write the raw measurements to this file")
+    parser.add_argument("--root", type=Path, action="append",
+                        help="a checkout of the lab to measure (repeat to compare checkouts: "
+                             "their runs alternate, so a busy machine slows each alike)")
     args = parser.parse_args(argv)
-    rows = {
+    roots = args.root or [ROOT]
+    raw = {}
+    for _ in range(args.repeat):
+        for root in roots:
+            for name, body in _rows(root).items():
+                raw.setdefault(f"{name} [{root.name}]" if len(roots) > 1 else name,
+                               []).append(measure(body, root))
+    _print(raw, args.repeat)
+    if args.json:
+        Path(args.json).write_text(json.dumps(raw, indent=1))
+    return 0
+
+
+def _rows(root: Path) -> dict[str, str]:
+    """The measured rows: name -> code run after PRELUDE."""
+    return {
         "python -c pass": "_marks['done'] = _cpu(); _marks['torch imported'] = False\n"
                           "print(json.dumps(_marks))",
         "import lab": IMPORT_BODY.format(module="lab"),
         "import lab.config": IMPORT_BODY.format(module="lab.config"),
-        "dashboard (notebook cells)": DASHBOARD_BODY.format(cells=notebook_cells()),
+        "controls alone (lab.controls)": CONTROLS_BODY,
+        "dashboard (notebook cells)": DASHBOARD_BODY.format(cells=notebook_cells(root)),
     }
-    raw = {name: [measure(body) for _ in range(args.repeat)] for name, body in rows.items()}
-    print(f"CPU seconds (user+sys), median of {args.repeat} fresh processes")
-    print(f"{'row':28s} {'done':>6s} {'torch@':>7s} {'shown':>6s} {'figure':>7s} "
+
+
+def _print(raw: dict[str, list[dict]], repeat: int) -> None:
+    """The medians as a table."""
+    width = max(28, *(len(n) for n in raw))
+    print(f"CPU seconds (user+sys), median of {repeat} fresh processes")
+    print(f"{'row':{width}s} {'done':>6s} {'torch@':>7s} {'shown':>6s} {'figure':>7s} "
           f"{'trained':>7s} {'total':>6s}  torch imported")
     for name, runs in raw.items():
         cols = [_median([r.get(k) for r in runs])
@@ -121,11 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         torch = [r.get("torch before controls", r.get("torch imported")) for r in runs]
         said = ("before controls" if "controls shown" in runs[0] else "yes") if all(torch) else (
             "no" if not any(torch) else "sometimes")
-        print(f"{name:28s} {_fmt(cols[0]):>6s} {_fmt(cols[1]):>7s} {_fmt(cols[2]):>6s} "
+        print(f"{name:{width}s} {_fmt(cols[0]):>6s} {_fmt(cols[1]):>7s} {_fmt(cols[2]):>6s} "
               f"{_fmt(cols[3]):>7s} {_fmt(cols[4]):>7s} {_fmt(cols[5]):>6s}  {said}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(raw, indent=1))
-    return 0
 
 
 if __name__ == "__main__":
