@@ -221,6 +221,7 @@ def test_the_training_names_load_on_use_and_tune_the_allocator_first():
         "assert lab.Run.__name__ == 'Run' and set(lab.__all__) <= set(dir(lab))\n"
         "run = lab.train(lab.Config(depth=1, width=4, steps=2, n_samples=40))\n"
         "print(run.steps_done)\n"
+        "assert lab.theory.predict and lab.sweep.sweep  # submodules, as attributes\n"
         "try:\n"
         "    lab.no_such_name\n"
         "except AttributeError as e:\n"
