@@ -15,13 +15,18 @@ from lab.data import MissingDataError
 GIF_FRAMES = 40  # frames kept for an animation, evenly spaced over training
 
 
+def _field_help(name: str) -> str:
+    """A flag's help: what the field means and what it allows (argparse formats it with %)."""
+    return f"{rules.RULES[name].help}; {rules.describe(name)}".replace("%", "%%")
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("config fields (defaults: lab.Config())")
     for f in fields(Config):
         flag = f"--{f.name.replace('_', '-')}"
         names = [flag] if "_" not in f.name else [flag, f"--{f.name}"]
         group.add_argument(*names, dest=f"cfg_{f.name}", metavar="VALUE",
-                           help=f"{rules.RULES[f.name].help}: {rules.describe(f.name)}")
+                           help=_field_help(f.name))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -147,3 +147,17 @@ def test_missing_mnist_files_exit_2_with_one_line_naming_them(tmp_path, monkeypa
     assert "train-images-idx3-ubyte" in err and str(tmp_path / "mnist") in err
     assert "LAB_DATA_DIR" in err and "Traceback" not in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_help_names_every_field_with_its_rule(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--help"])
+    assert info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert ("--depth VALUE number of hidden layers, layer 1 nearest the input; "
+            "int in [1, 100]") in out
+    assert "x0.1 at 50% and 75%" in out  # a literal percent sign, not a format
+    assert "--dropout VALUE drop probability after each hidden activation; float in [0, 1)" in out
+    assert "--residual VALUE identity skip around each hidden block after the first; true or " \
+           "false" in out
+    assert "one of linear, sigmoid, tanh, relu, leaky_relu, gelu, selu" in out
