@@ -5,6 +5,7 @@ import json
 import math
 from urllib.parse import parse_qsl, urlencode
 
+import ipywidgets as W
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 import lab
 import lab.data
+from lab import controls
 from lab import fields as rules
 from lab.config import Config, lenient_from_query
 
@@ -439,3 +441,30 @@ def test_valid_values_construct_and_round_trip_exactly(values):
     for name in FLOAT_FIELDS:  # exact, not approximate: to_query writes repr()
         assert getattr(back, name) == getattr(cfg, name)
     assert Config.from_json(cfg.to_json()) == cfg
+
+
+# ---------------------------------------------------------------- the table sizes the controls
+
+
+@pytest.mark.parametrize("name", sorted(controls.LABELS))
+def test_each_control_offers_what_its_rule_allows(name, monkeypatch):
+    monkeypatch.delenv("LAB_DATA_DIR", raising=False)
+    default = getattr(Config(), name)
+    w = controls.make_control(name, default)
+    assert w.value == default
+    if KIND[name] == "str":
+        offered = [v for _, v in w.options]
+        want = [c for c in CHOICES[name] if c not in FILE_DATASETS]  # no files: no MNIST
+        assert offered == want
+    elif KIND[name] == "bool":
+        assert isinstance(w, W.Checkbox)
+    elif isinstance(w, W.FloatLogSlider):  # a narrower view of a (0, high] rule
+        low, high, _, _ = RANGES[name]
+        assert low < 10.0 ** w.min < 10.0 ** w.max <= high
+    else:
+        low, high, _, _ = RANGES[name]
+        assert low <= w.min < w.max <= high  # a slider may be narrower, never wider
+        if isinstance(w, (W.BoundedIntText, W.BoundedFloatText)):
+            assert (w.min, w.max) == (low, high)  # typed numbers: exactly the rule's interval
+    controls.show_value(w, default)
+    assert w.value == default
