@@ -26,12 +26,16 @@ VAL_FRACTION = 0.2
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 # alternative sub-folders people already have (torchvision's layout)
 _FOLDERS = {"mnist": ("mnist", "MNIST/raw"), "fashion_mnist": ("fashion_mnist", "FashionMNIST/raw")}
+PIXEL_MAX = {"digits": 16.0, "mnist": 255.0, "fashion_mnist": 255.0}  # standardize="unit" divides
 DATA_DIR_ENV = "LAB_DATA_DIR"
 
 
 class MissingDataError(FileNotFoundError, ValueError):
-    """A dataset's files are not where LAB_DATA_DIR says; the message (one line) says which."""
-PIXEL_MAX = {"digits": 16.0, "mnist": 255.0, "fashion_mnist": 255.0}  # standardize="unit" divides
+    """A dataset's files are not where LAB_DATA_DIR says; the message (one line) says which.
+
+    A ValueError too: callers that report a bad scenario (the CLI, the dashboard) catch it
+    with the rest.
+    """
 
 
 @dataclass(frozen=True)
