@@ -199,8 +199,8 @@ def _bool_choice(rule: Rule, value: Any) -> Any:
 def parse_text(name: str, text: str) -> Any:
     """Turn one text value (URL query, CLI flag) into the field's type without evaluating it.
 
-    Numbers come back checked against the field's range; choices come back as given (check()
-    decides).
+    Text that is not of the field's kind raises check()'s message; a float comes back checked
+    against its range, an int or a choice as given (the caller's check() decides).
     """
     kind = RULES[name].kind
     if kind == "bool":
