@@ -8,17 +8,16 @@ import sys
 from dataclasses import fields
 from typing import Any
 
-from lab.config import _CHOICES, _RANGES, Config, _check_field, _parse_text, allowed_range
+from lab import fields as rules
+from lab.config import Config
+from lab.data import MissingDataError
 
 GIF_FRAMES = 40  # frames kept for an animation, evenly spaced over training
 
 
-def _field_help(name: str, kind: str) -> str:
-    if name in _CHOICES:
-        return "one of " + ", ".join(_CHOICES[name])
-    if name in _RANGES:
-        return f"{kind} in {allowed_range(name)}"
-    return "true or false"
+def _field_help(name: str) -> str:
+    """A flag's help: what the field means and what it allows (argparse formats it with %)."""
+    return f"{rules.RULES[name].help}; {rules.describe(name)}".replace("%", "%%")
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +26,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         flag = f"--{f.name.replace('_', '-')}"
         names = [flag] if "_" not in f.name else [flag, f"--{f.name}"]
         group.add_argument(*names, dest=f"cfg_{f.name}", metavar="VALUE",
-                           help=_field_help(f.name, f.type))
+                           help=_field_help(f.name))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,8 +67,7 @@ def _base_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> C
             text = getattr(args, f"cfg_{f.name}")
             if text is not None:
                 try:  # each flag on its own first, so that the message names the flag
-                    changes[f.name] = _check_field(f.name, f.type,
-                                                   _parse_text(f.name, f.type, text))
+                    changes[f.name] = rules.check(f.name, rules.parse_text(f.name, text))
                 except ValueError as e:
                     raise ValueError(f"--{f.name.replace('_', '-')}: {e}") from None
         return base.replace(**changes)
@@ -79,18 +77,18 @@ def _base_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> C
 
 
 def _parse_vary(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, list[Any]]:
-    types = {f.name: f.type for f in fields(Config)}
+    names = [f.name for f in fields(Config)]
     vary: dict[str, list[Any]] = {}
     for item in items:
         name, sep, values = item.partition("=")
         name = name.strip().replace("-", "_")
-        if not sep or name not in types or not values:
+        if not sep or name not in names or not values:
             parser.error(f"--vary {item!r}: expected FIELD=V1,V2,... with FIELD one of "
-                         f"{', '.join(types)}")
+                         f"{', '.join(names)}")
         if name in vary:
             parser.error(f"--vary {name} is given twice")
         try:
-            vary[name] = [_parse_text(name, types[name], v.strip()) for v in values.split(",")]
+            vary[name] = [rules.parse_text(name, v.strip()) for v in values.split(",")]
         except ValueError as e:
             parser.error(f"--vary {name}: {e}")
     return vary
@@ -230,10 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit status (2 for bad flags or values)."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command == "run":
-        return cmd_run(parser, args)
-    if args.command == "sweep":
-        return cmd_sweep(parser, args)
-    if args.command == "warm":
-        return cmd_warm()
-    return cmd_presets()
+    try:
+        if args.command == "run":
+            return cmd_run(parser, args)
+        if args.command == "sweep":
+            return cmd_sweep(parser, args)
+        if args.command == "warm":
+            return cmd_warm()
+        return cmd_presets()
+    except MissingDataError as e:  # e.g. --dataset mnist without its files: said, no traceback
+        parser.exit(2, f"{parser.prog}: error: {e}\n")
+    raise AssertionError("unreachable")

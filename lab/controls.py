@@ -1,4 +1,4 @@
-"""Controls: one ipywidget per Config field, labelled in plain words, ranges as Config allows."""
+"""Controls: one ipywidget per Config field, labelled in plain words, sized by lab.fields."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import ipywidgets as W
 
 from lab import i18n
-from lab.config import ACTIVATIONS, BATCHNORMS, CLIPS, INITS, OPTIMIZERS, SCALINGS, SCHEDULES
 from lab.data import available_datasets
+from lab.fields import RULES
 
 # field -> (group, plain-words label, tooltip)
 LABELS = {
@@ -53,30 +53,24 @@ def make_control(field: str, value: Any, lang: str = "en") -> W.Widget:
     `lang` (lab/i18n.py)."""
     label, tip = control_text(field, lang)  # sizes: lab/layout.py's stylesheet
     kw = dict(description=label, tooltip=tip, continuous_update=False)
-    choices = {"activation": ACTIVATIONS, "init": INITS, "batchnorm": BATCHNORMS,
-               "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "clip": CLIPS,
-               "dataset": available_datasets(), "standardize": SCALINGS}
-    if field in choices:
+    rule = RULES[field]
+    widget, *view = rule.widget or ("",)
+    if rule.kind == "str":
+        choices = available_datasets() if field == "dataset" else rule.choices
         kw.pop("continuous_update")
-        w: W.Widget = W.Dropdown(options=_options(field, choices[field], lang), value=value, **kw)
-    elif field in ("residual", "restore_best"):
+        w: W.Widget = W.Dropdown(options=_options(field, choices, lang), value=value, **kw)
+    elif rule.kind == "bool":
         w = W.Checkbox(value=value, description=label, tooltip=tip, indent=False)
-    elif field in ("init_gain", "lr", "clip_threshold"):
-        low, high = {"init_gain": (-3, 2), "lr": (-5, 2), "clip_threshold": (-3, 3)}[field]
-        w = W.FloatLogSlider(value=value, base=10, min=low, max=high, step=0.05,
+    elif widget == "log":  # view: the exponents of 10 at the ends
+        w = W.FloatLogSlider(value=value, base=10, min=view[0], max=view[1], step=0.05,
                              readout_format=".3g", **kw)
-    elif field in ("dropout", "noise"):
-        w = W.FloatSlider(value=value, min=0.0, max=0.95 if field == "dropout" else 2.0,
-                          step=0.05, **kw)
-    elif field == "weight_decay":
-        w = W.BoundedFloatText(value=value, min=0.0, max=10.0, step=1e-4, **kw)
-    elif field in ("seed", "early_stopping"):
-        w = W.BoundedIntText(value=value, min=0, max=2**31 - 1 if field == "seed" else 1000,
-                             **kw)
-    else:
-        low, high, step = {"depth": (1, 100, 1), "width": (4, 1024, 4),
-                           "batch_size": (1, 4096, 1), "steps": (10, 5000, 10)}[field]
-        w = W.IntSlider(value=value, min=low, max=high, step=step, **kw)
+    elif widget == "text":  # a typed number, bounded by the rule itself
+        low, high = rule.bounds[:2]
+        make = W.BoundedIntText if rule.kind == "int" else W.BoundedFloatText
+        w = make(value=value, min=low, max=high, step=view[0], **kw)
+    else:  # a slider: view = (min, max, step)
+        make = W.IntSlider if rule.kind == "int" else W.FloatSlider
+        w = make(value=value, min=view[0], max=view[1], step=view[2], **kw)
     w.add_class(f"lab-control-{field}")
     return w
 
@@ -111,7 +105,8 @@ def _options(field: str, values, lang: str) -> list:
 
 
 def show_value(widget: W.Widget, value: Any) -> None:
-    """Set a control, first widening a slider whose range is narrower than Config's."""
+    """Set a control, first widening a slider whose range is narrower than Config's (or a
+    dropdown that lacks the value)."""
     if isinstance(widget, W.FloatLogSlider):
         exponent = math.log10(value)
         widget.min = min(widget.min, math.floor(exponent))
@@ -119,4 +114,8 @@ def show_value(widget: W.Widget, value: Any) -> None:
     elif isinstance(widget, (W.IntSlider, W.FloatSlider)):
         widget.min = min(widget.min, value)
         widget.max = max(widget.max, value)
+    elif isinstance(widget, W.Dropdown) and value not in widget._options_values:
+        # a valid value the dropdown does not offer now (mnist before its files are there):
+        # shown as it is, so that loading it can say what is missing
+        widget.options = [*widget.options, (value, value)]
     widget.value = value

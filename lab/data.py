@@ -1,4 +1,8 @@
-"""Datasets: seeded synthetic 2-D sets, scikit-learn's digits, and MNIST IDX files from a folder."""
+"""Datasets: seeded synthetic 2-D sets, scikit-learn's digits, and MNIST IDX files from a folder.
+
+Importing this module does not import torch (the controls list the datasets before a kernel
+has needed torch); building a Dataset does.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,30 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from lab.config import IMAGE_DATASETS, Config
+from lab.config import DATASETS, IMAGE_DATASETS, Config
 from lab.schedule import VAL_FRACTION  # noqa: F401  (re-exported)
+
+if TYPE_CHECKING:
+    import torch
 
 # file stem -> what it holds; each may be raw or .gz
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 # alternative sub-folders people already have (torchvision's layout)
 _FOLDERS = {"mnist": ("mnist", "MNIST/raw"), "fashion_mnist": ("fashion_mnist", "FashionMNIST/raw")}
 PIXEL_MAX = {"digits": 16.0, "mnist": 255.0, "fashion_mnist": 255.0}  # standardize="unit" divides
+DATA_DIR_ENV = "LAB_DATA_DIR"
+
+
+class MissingDataError(FileNotFoundError, ValueError):
+    """A dataset's files are not where LAB_DATA_DIR says; the message (one line) says which.
+
+    A ValueError too: callers that report a bad scenario (the CLI, the dashboard) catch it
+    with the rest.
+    """
 
 
 @dataclass(frozen=True)
@@ -42,13 +58,15 @@ class Dataset:
 
 def load(cfg: Config) -> Dataset:
     """Return the dataset `cfg` names, split and scaled as cfg.standardize says."""
-    where = str(data_dir()) if cfg.dataset in _FOLDERS else ""  # new folder, new cache entry
-    return _load(cfg.dataset, cfg.n_samples, cfg.noise, cfg.seed, cfg.standardize, where)
+    return _load(cfg.dataset, cfg.n_samples, cfg.noise, cfg.seed, cfg.standardize,
+                 data_source(cfg.dataset))  # a new folder is a new entry
 
 
 @functools.lru_cache(maxsize=16)
 def _load(name: str, n_samples: int, noise: float, seed: int, standardize: str,
           where: str) -> Dataset:
+    import torch  # here, not at the top: see the module's docstring
+
     rng = np.random.default_rng(seed)
     image_shape = None
     if name in IMAGE_DATASETS:
@@ -144,41 +162,58 @@ def _images(name: str):
 
 def data_dir() -> Path | None:
     """The folder named by LAB_DATA_DIR, or None if unset."""
-    value = os.environ.get("LAB_DATA_DIR", "").strip()
+    value = os.environ.get(DATA_DIR_ENV, "").strip()
     return Path(value).expanduser() if value else None
 
 
+def reads_files(name: str) -> bool:
+    """Whether dataset `name` is read from files under LAB_DATA_DIR (the MNIST variants)."""
+    return name in _FOLDERS
+
+
+def data_source(name: str) -> str:
+    """Where `name`'s examples come from: the LAB_DATA_DIR folder for file datasets, else ''.
+
+    Part of every key that caches a dataset or a run (lab.cache): other files, other results.
+    """
+    return str(data_dir()) if reads_files(name) else ""
+
+
 def data_folder(name: str) -> Path:
-    """The folder holding `name`'s IDX files (first layout that has them)."""
+    """The folder holding `name`'s IDX files (first layout that has them); MissingDataError."""
+    folder = _complete_folder(name)
+    if folder is None:
+        raise MissingDataError(f"dataset={name!r}: {missing_files(name)}")
+    return folder
+
+
+def _complete_folder(name: str) -> Path | None:
+    """The first of `name`'s layouts under LAB_DATA_DIR that holds every IDX file, or None."""
     root = data_dir()
-    if root is None:
-        raise FileNotFoundError(missing_files(name))
-    for sub in _FOLDERS[name]:
+    for sub in _FOLDERS[name] if root is not None else ():
         if all(_find(root / sub, stem, strict=False) for stem in IDX_FILES):
             return root / sub
-    raise FileNotFoundError(missing_files(name))
+    return None
 
 
 def missing_files(name: str) -> str:
     """A sentence saying which IDX files are missing for `name` and where to put them, or ''."""
+    if _complete_folder(name) is not None:
+        return ""
     root = data_dir()
     wanted = " and ".join(f"{s}[.gz]" for s in IDX_FILES)
     if root is None:
-        return (f"{name} is read from files: set LAB_DATA_DIR to a folder and put {wanted} "
-                f"in LAB_DATA_DIR/{name}/")
-    for sub in _FOLDERS[name]:
-        if all(_find(root / sub, stem, strict=False) for stem in IDX_FILES):
-            return ""
+        return (f"{name} is read from files: set {DATA_DIR_ENV} to a folder and put {wanted} "
+                f"in {DATA_DIR_ENV}/{name}/")
     folder = root / name
     missing = [s for s in IDX_FILES if not _find(folder, s, strict=False)]
-    return f"{', '.join(missing)} (raw or .gz) not found in {folder}; put the {name} files there"
+    return (f"{', '.join(missing)} (raw or .gz) not found in {folder}; put the {name} files "
+            f"there, or set {DATA_DIR_ENV} to the folder that holds {name}/")
 
 
 def available_datasets() -> tuple[str, ...]:
     """Dataset names usable now (MNIST variants only when their files are present)."""
-    from lab.config import DATASETS
-
-    return tuple(d for d in DATASETS if d not in _FOLDERS or not missing_files(d))
+    return tuple(d for d in DATASETS if not reads_files(d) or not missing_files(d))
 
 
 def _find(folder: Path, stem: str, strict: bool = True) -> Path | None:

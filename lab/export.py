@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from lab.config import Config
 from lab.data import load
-from lab.models import LEAKY_SLOPE
-
-_ACT = {"linear": "nn.Identity()", "sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()",
-        "relu": "nn.ReLU()", "leaky_relu": f"nn.LeakyReLU({LEAKY_SLOPE})", "gelu": "nn.GELU()",
-        "selu": "nn.SELU()"}
+from lab.registry import ACTIVATIONS, INITS
 
 
 def lab_code(cfg: Config) -> str:
@@ -26,21 +22,7 @@ def lab_code(cfg: Config) -> str:
 
 def init_code(cfg: Config, name: str) -> str:
     """One line that initializes weight tensor `name` the way lab.build_model does."""
-    g = cfg.init_gain
-    a = LEAKY_SLOPE if cfg.activation == "leaky_relu" else 0.0
-    return {
-        "zeros": f"nn.init.zeros_({name})",
-        "normal": f"nn.init.normal_({name}, 0.0, {g!r})",
-        "uniform": f"nn.init.uniform_({name}, -{g!r}, {g!r})",
-        "xavier_normal": f"nn.init.xavier_normal_({name}, gain={g!r})",
-        "xavier_uniform": f"nn.init.xavier_uniform_({name}, gain={g!r})",
-        "kaiming_normal": f"nn.init.kaiming_normal_({name}, a={a!r}, nonlinearity='leaky_relu')"
-                          f".mul_({g!r})",
-        "kaiming_uniform": f"nn.init.kaiming_uniform_({name}, a={a!r}, "
-                           f"nonlinearity='leaky_relu').mul_({g!r})",
-        "lecun_normal": f"nn.init.kaiming_normal_({name}, nonlinearity='linear').mul_({g!r})",
-        "orthogonal": f"nn.init.orthogonal_({name}, gain={g!r})",
-    }[cfg.init]
+    return INITS[cfg.init].code(name, cfg.init_gain, cfg.activation)
 
 
 def torch_code(cfg: Config) -> str:
@@ -60,7 +42,7 @@ def torch_code(cfg: Config) -> str:
     parts = []
     if cfg.batchnorm == "before":
         parts.append(f"{norm}(n_out)")
-    parts.append(_ACT[cfg.activation])
+    parts.append(ACTIVATIONS[cfg.activation].code())
     if cfg.batchnorm == "after":
         parts.append(f"{norm}(n_out)")
     if cfg.dropout > 0:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote_plus
 
-from lab.config import _short
+from lab.fields import short as _short
 from lab.i18n import LANGS
 
 VIEWS = ("dashboard", "present")  # what view= may be

@@ -7,8 +7,9 @@ from torch import nn
 
 from lab.config import Config
 from lab.data import Dataset, load
+from lab.registry import ACTIVATIONS, INITS, LEAKY_SLOPE
 
-LEAKY_SLOPE = 0.01
+__all__ = ["LEAKY_SLOPE", "Block", "Net", "build_model", "init_weight", "make_activation"]
 
 
 class Block(nn.Module):
@@ -60,16 +61,9 @@ class Net(nn.Module):
 
 
 def make_activation(name: str) -> nn.Module:
-    """The nn.Module for an activation name of Config."""
-    return {
-        "linear": nn.Identity,
-        "sigmoid": nn.Sigmoid,
-        "tanh": nn.Tanh,
-        "relu": nn.ReLU,
-        "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE),
-        "gelu": nn.GELU,
-        "selu": nn.SELU,
-    }[name]()
+    """The nn.Module for an activation name of Config (lab.registry.ACTIVATIONS)."""
+    act = ACTIVATIONS[name]
+    return getattr(nn, act.module)(*act.args)
 
 
 def build_model(cfg: Config, data: Dataset | None = None) -> Net:
@@ -104,28 +98,11 @@ def build_model(cfg: Config, data: Dataset | None = None) -> Net:
 def init_weight(weight: torch.Tensor, scheme: str, gain: float, activation: str,
                 generator: torch.Generator | None = None) -> None:
     """Fill `weight` in place by `scheme`, scaled by `gain` (for "normal" the std itself)."""
-    init = nn.init
-    g = generator
-    if scheme == "zeros":
-        init.zeros_(weight)
-    elif scheme == "normal":
-        init.normal_(weight, 0.0, gain, generator=g)
-    elif scheme == "uniform":
-        init.uniform_(weight, -gain, gain, generator=g)
-    elif scheme == "xavier_normal":
-        init.xavier_normal_(weight, gain=gain, generator=g)
-    elif scheme == "xavier_uniform":
-        init.xavier_uniform_(weight, gain=gain, generator=g)
-    elif scheme in ("kaiming_normal", "kaiming_uniform"):
-        # He et al.: sqrt(2 / fan_in) for relu; leaky relu's slope enters the same formula
-        a = LEAKY_SLOPE if activation == "leaky_relu" else 0.0
-        fill = init.kaiming_normal_ if scheme == "kaiming_normal" else init.kaiming_uniform_
-        fill(weight, a=a, nonlinearity="leaky_relu", generator=g)
-        weight.mul_(gain)
-    elif scheme == "lecun_normal":
-        init.kaiming_normal_(weight, nonlinearity="linear", generator=g)  # std = 1/sqrt(fan_in)
-        weight.mul_(gain)
-    elif scheme == "orthogonal":
-        init.orthogonal_(weight, gain=gain, generator=g)
-    else:
+    if scheme not in INITS:
         raise ValueError(f"init={scheme!r}: unknown scheme")
+    init = INITS[scheme]
+    fill = getattr(nn.init, init.fill)
+    random = {"generator": generator} if init.random else {}
+    fill(weight, **init.kwargs(gain, activation), **random)
+    if init.scale_after:
+        weight.mul_(gain)

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lab.config import Config
-from lab.models import LEAKY_SLOPE
+from lab.data import load
+from lab.registry import INITS, LEAKY_SLOPE
 
 SELU_ALPHA = 1.6732632423543772848170429916717  # torch.nn.SELU's constants
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -129,19 +130,7 @@ def moments(name: str, q: float, closed_form: bool = True) -> tuple[float, float
 
 def weight_variance(cfg: Config, fan_in: int, fan_out: int) -> float:
     """Var(W) of one layer under cfg.init and cfg.init_gain, as lab.models initializes it."""
-    g2 = cfg.init_gain**2
-    if cfg.init == "normal":
-        return g2
-    if cfg.init == "uniform":
-        return g2 / 3.0
-    if cfg.init in ("xavier_normal", "xavier_uniform"):
-        return g2 * 2.0 / (fan_in + fan_out)
-    if cfg.init in ("kaiming_normal", "kaiming_uniform"):
-        a = LEAKY_SLOPE if cfg.activation == "leaky_relu" else 0.0
-        return g2 * 2.0 / (1.0 + a * a) / fan_in
-    if cfg.init == "lecun_normal":
-        return g2 / fan_in
-    raise ValueError(f"init={cfg.init!r}: no mean-field variance")
+    return INITS[cfg.init].weight_variance(cfg.init_gain, fan_in, fan_out, cfg.activation)
 
 
 def applies(cfg: Config) -> bool:
@@ -154,7 +143,6 @@ def predict(cfg: Config) -> Prediction | None:
     """Mean-field q, activation std, chi and relative gradient std per hidden layer, or None."""
     if not applies(cfg):
         return None
-    from lab.data import load  # deferred: data imports torch
 
     x = load(cfg).x_train.numpy().astype(np.float64)
     m0 = float(np.mean(x * x))

@@ -132,3 +132,32 @@ def test_warm_trains_the_default_and_every_preset_once(tmp_path, monkeypatch, ca
     assert re.search(r"\[ 2/2\] tiny +trained in", first)
     assert main(["warm"]) == 0
     assert "2 runs: 2 from cache, 0 trained" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["run"], ["sweep", "--vary", "depth=1,2"]])
+def test_missing_mnist_files_exit_2_with_one_line_naming_them(tmp_path, monkeypatch, capsys,
+                                                               command):
+    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))  # an empty folder
+    monkeypatch.setenv("LAB_CACHE_DIR", "")
+    with pytest.raises(SystemExit) as info:
+        main([*command, "--dataset", "mnist", *SMALL, "--out", str(tmp_path / "x.png")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after any progress bar
+    assert err.startswith("python -m lab: error: dataset='mnist': ")
+    assert "train-images-idx3-ubyte" in err and str(tmp_path / "mnist") in err
+    assert "LAB_DATA_DIR" in err and "Traceback" not in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_help_names_every_field_with_its_rule(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--help"])
+    assert info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert ("--depth VALUE number of hidden layers, layer 1 nearest the input; "
+            "int in [1, 100]") in out
+    assert "x0.1 at 50% and 75%" in out  # a literal percent sign, not a format
+    assert "--dropout VALUE drop probability after each hidden activation; float in [0, 1)" in out
+    assert "--residual VALUE identity skip around each hidden block after the first; true or " \
+           "false" in out
+    assert "one of linear, sigmoid, tanh, relu, leaky_relu, gelu, selu" in out

@@ -5,20 +5,23 @@ import json
 import math
 from urllib.parse import parse_qsl, urlencode
 
+import ipywidgets as W
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import lab
-from lab import config as config_module
+import lab.data
+from lab import controls
+from lab import fields as rules
 from lab.config import Config, lenient_from_query
 
 FIELDS = dataclasses.fields(Config)
 NAMES = [f.name for f in FIELDS]
 KIND = {f.name: f.type for f in FIELDS}
-RANGES = config_module._RANGES
-CHOICES = config_module._CHOICES
+RANGES = rules.RANGES
+CHOICES = rules.CHOICES
 CHOICE_FIELDS = sorted(n for n in NAMES if n in CHOICES)
 INT_FIELDS = sorted(n for n in NAMES if KIND[n] == "int")
 FLOAT_FIELDS = sorted(n for n in NAMES if KIND[n] == "float")
@@ -37,8 +40,10 @@ def _error(**kwargs):
 
 def test_every_field_has_a_kind_and_a_rule():
     assert lab.Config is Config
+    assert list(rules.RULES) == NAMES  # one rule per field, in the dataclass's order
     for f in FIELDS:
         assert f.type in ("int", "float", "str", "bool"), f.name
+        assert rules.RULES[f.name].kind == f.type, f.name
         if f.type == "str":
             assert f.name in CHOICES and f.name not in RANGES, f.name
         elif f.type in ("int", "float"):
@@ -175,8 +180,13 @@ def test_restore_best_needs_early_stopping():
 
 @pytest.mark.parametrize("dataset", FILE_DATASETS)
 def test_file_datasets_need_lab_data_dir(dataset, monkeypatch):
+    # a Config is a value: valid whatever the disk holds; loading its data says what is missing
     monkeypatch.delenv("LAB_DATA_DIR", raising=False)
-    message = _error(dataset=dataset)
+    cfg = Config(dataset=dataset)
+    assert cfg.dataset == dataset and Config.from_query(cfg.to_query()) == cfg
+    with pytest.raises(ValueError) as info:
+        lab.data.load(cfg)
+    message = str(info.value)
     assert "LAB_DATA_DIR" in message and "dataset" in message
 
 
@@ -431,3 +441,30 @@ def test_valid_values_construct_and_round_trip_exactly(values):
     for name in FLOAT_FIELDS:  # exact, not approximate: to_query writes repr()
         assert getattr(back, name) == getattr(cfg, name)
     assert Config.from_json(cfg.to_json()) == cfg
+
+
+# ---------------------------------------------------------------- the table sizes the controls
+
+
+@pytest.mark.parametrize("name", sorted(controls.LABELS))
+def test_each_control_offers_what_its_rule_allows(name, monkeypatch):
+    monkeypatch.delenv("LAB_DATA_DIR", raising=False)
+    default = getattr(Config(), name)
+    w = controls.make_control(name, default)
+    assert w.value == default
+    if KIND[name] == "str":
+        offered = [v for _, v in w.options]
+        want = [c for c in CHOICES[name] if c not in FILE_DATASETS]  # no files: no MNIST
+        assert offered == want
+    elif KIND[name] == "bool":
+        assert isinstance(w, W.Checkbox)
+    elif isinstance(w, W.FloatLogSlider):  # a narrower view of a (0, high] rule
+        low, high, _, _ = RANGES[name]
+        assert low < 10.0 ** w.min < 10.0 ** w.max <= high
+    else:
+        low, high, _, _ = RANGES[name]
+        assert low <= w.min < w.max <= high  # a slider may be narrower, never wider
+        if isinstance(w, (W.BoundedIntText, W.BoundedFloatText)):
+            assert (w.min, w.max) == (low, high)  # typed numbers: exactly the rule's interval
+    controls.show_value(w, default)
+    assert w.value == default

@@ -317,7 +317,7 @@ def test_available_datasets_follows_the_files(tmp_path, monkeypatch):
 def test_missing_files_are_named_with_their_folder(tmp_path, monkeypatch, name):
     monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
     with pytest.raises(ValueError) as info:
-        Config(dataset=name)
+        lab.data.load(Config(dataset=name))
     message = str(info.value)
     assert IMAGES_STEM in message and LABELS_STEM in message
     assert str(tmp_path / name) in message
@@ -328,7 +328,7 @@ def test_only_the_missing_file_is_named(tmp_path, monkeypatch):
     _write_idx(tmp_path / "mnist" / IMAGES_STEM, images)
     monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
     with pytest.raises(ValueError) as info:
-        Config(dataset="mnist")
+        lab.data.load(Config(dataset="mnist"))
     message = str(info.value)
     assert LABELS_STEM in message and IMAGES_STEM not in message
     assert "mnist" not in lab.data.available_datasets()
@@ -342,3 +342,37 @@ def test_image_and_label_counts_must_agree(tmp_path, monkeypatch):
     with pytest.raises(ValueError) as info:
         lab.data.load(cfg)
     assert str(tmp_path / "mnist") in str(info.value)
+
+
+# ---------------------------------------------------------------- missing files: where loaded
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_missing_files_are_a_clean_error_of_loading_not_of_the_config(monkeypatch, name):
+    monkeypatch.delenv("LAB_DATA_DIR", raising=False)
+    cfg = Config(dataset=name)  # a value: valid whatever the disk holds
+    with pytest.raises(lab.data.MissingDataError) as info:
+        lab.data.load(cfg)
+    error = info.value
+    assert isinstance(error, FileNotFoundError) and isinstance(error, ValueError)
+    message = str(error)
+    assert "\n" not in message and message.startswith(f"dataset={name!r}: ")
+    # which files, which folder, how to set it
+    assert IMAGES_STEM in message and LABELS_STEM in message
+    assert f"LAB_DATA_DIR/{name}/" in message and "set LAB_DATA_DIR" in message
+
+
+def test_the_dashboard_says_which_files_are_missing_without_a_traceback(monkeypatch):
+    import lab.ui
+
+    monkeypatch.delenv("LAB_DATA_DIR", raising=False)
+    dash = lab.ui.Dashboard(Config(dataset="mnist", depth=2, width=8, steps=5), cache=None)
+    try:
+        assert dash.wait(60)
+        assert dash.controls["dataset"].value == "mnist"  # shown as asked, not swapped
+        message = dash.message.value
+        assert "Traceback" not in message and "\n" not in message
+        assert "mnist" in message and "LAB_DATA_DIR" in message and IMAGES_STEM in message
+        assert dash.run is None and dash.last_png == b""  # nothing trained, nothing drawn
+    finally:
+        dash.close()

@@ -2,10 +2,15 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 import lab
+from lab import registry
+from lab.export import init_code, torch_code
+from lab.models import init_weight, make_activation
+from lab.theory import activation_fns, weight_variance
 
 W = 256  # wide enough that a weight matrix's std estimates the scheme's std within ~1%
 
@@ -115,3 +120,53 @@ def test_cnn_layers_are_convolutions_of_width_channels():
     assert [type(b.layer).__name__ for b in net.blocks] == ["Conv2d"] * 3
     assert net.blocks[0].layer.in_channels == 1 and net.blocks[2].layer.out_channels == 8
     assert net(torch.zeros(5, 64)).shape == (5, 10)
+
+
+# ---------------------------------------------------------------- one registry, four users
+
+SHAPES = [(384, 640), (640, 384)]  # (fan_out, fan_in): xavier and orthogonal use both fans
+
+
+@pytest.mark.parametrize("scheme", list(registry.INITS))
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_every_init_scheme_is_accepted_built_exported_and_has_its_measured_variance(
+        scheme, activation):
+    gain = 0.7
+    cfg = lab.Config(init=scheme, init_gain=gain, activation=activation, depth=2, width=16)
+    assert lab.build_model(cfg).hidden_weights()[1].shape == (16, 16)  # built from the Config
+    for fan_out, fan_in in SHAPES:
+        ours = torch.empty(fan_out, fan_in)
+        init_weight(ours, scheme, gain, activation, torch.Generator().manual_seed(5))
+        # the exported line, run as a user would run it, draws the very same numbers
+        theirs = torch.empty(fan_out, fan_in)
+        torch.manual_seed(5)
+        exec(init_code(cfg, "w"), {"nn": torch.nn, "w": theirs})
+        assert torch.equal(ours, theirs), init_code(cfg, "w")
+        # the theory's Var(W) is the mean square of the drawn weights, within sampling error:
+        # the estimate of a variance from n draws has relative std <= sqrt(2/n) (Gaussian; a
+        # uniform's is smaller); 5 of those, 1.4% here
+        predicted = weight_variance(cfg, fan_in, fan_out)
+        measured = ours.double().pow(2).mean().item()
+        assert measured == pytest.approx(predicted, rel=5 * math.sqrt(2 / ours.numel()),
+                                         abs=1e-300), (scheme, fan_out, fan_in)
+
+
+@pytest.mark.parametrize("name", list(registry.ACTIVATIONS))
+def test_every_activation_is_accepted_built_exported_and_has_a_theory(name):
+    cfg = lab.Config(activation=name, depth=2, width=8)
+    ours = make_activation(name)
+    assert type(lab.build_model(cfg).blocks[0].act) is type(ours)
+    code = registry.ACTIVATIONS[name].code()
+    assert code in torch_code(cfg)
+    theirs = eval(code, {"nn": torch.nn})  # noqa: S307 - our own registry's text
+    x = torch.linspace(-6, 6, 241, dtype=torch.float64)
+    torch.testing.assert_close(theirs(x), ours(x), rtol=0, atol=0)
+    phi, _ = activation_fns(name)
+    np.testing.assert_allclose(phi(x.numpy()), ours(x).numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_the_leaky_slope_is_torchs_and_kaimings():
+    act = make_activation("leaky_relu")
+    assert act.negative_slope == registry.LEAKY_SLOPE == 0.01  # torch's own default slope
+    assert registry.ACTIVATIONS["leaky_relu"].slope == act.negative_slope
+    assert all(a.slope == 0.0 for n, a in registry.ACTIVATIONS.items() if n != "leaky_relu")

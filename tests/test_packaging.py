@@ -4,6 +4,8 @@ import importlib.metadata
 import importlib.util
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,3 +188,43 @@ def test_ci_runs_the_notebooks_under_a_non_native_kernel_setting_too():
     recipe = " ".join(_recipe("test-portable"))
     assert "ATEN_CPU_CAPABILITY=default" in recipe and "MKL_CBWR=COMPATIBLE" in recipe
     assert re.search(r"-m pytest .*--nbval .*\bnotebooks\b.*tests/test_presets\.py", recipe)
+
+
+def _fresh_python(code: str) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter on this checkout (nothing imported yet)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_importing_the_lab_and_its_config_does_not_import_torch():
+    # a Voila kernel pays for torch (~1 s of CPU) only once it trains, not to show controls
+    done = _fresh_python(
+        "import sys\n"
+        "import lab, lab.config\n"
+        "assert 'torch' not in sys.modules, 'import lab imported torch'\n"
+        "import lab.fields, lab.registry, lab.controls, lab.layout, lab.i18n, lab.data\n"
+        "import lab.export, lab.theory\n"
+        "assert 'torch' not in sys.modules, 'a torch-free module imported torch'\n"
+        "print(lab.Config(depth=3).depth)\n")
+    assert done.returncode == 0 and done.stdout.strip() == "3", done.stderr
+
+
+def test_the_training_names_load_on_use_and_tune_the_allocator_first():
+    done = _fresh_python(
+        "import sys\n"
+        "import lab, lab.allocator\n"
+        "assert lab.allocator._tuned is None  # not yet: nothing trains\n"
+        "from lab import train\n"
+        "assert 'torch' in sys.modules and lab.allocator._tuned is not None\n"
+        "assert train is lab.train and lab.inspect and lab.train_many and lab.build_model\n"
+        "assert lab.Run.__name__ == 'Run' and set(lab.__all__) <= set(dir(lab))\n"
+        "run = lab.train(lab.Config(depth=1, width=4, steps=2, n_samples=40))\n"
+        "print(run.steps_done)\n"
+        "assert lab.theory.predict and lab.sweep.sweep  # submodules, as attributes\n"
+        "try:\n"
+        "    lab.no_such_name\n"
+        "except AttributeError as e:\n"
+        "    print(e)\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["2", "module 'lab' has no attribute 'no_such_name'"]
