@@ -24,8 +24,8 @@ import diskcache
 import torch
 
 import lab
-from lab.config import IMAGE_DATASETS, Config
-from lab.data import data_dir
+from lab.config import Config
+from lab.data import data_source
 from lab.run import RECORD_VERSION, Histograms, Run
 from lab.trainer import inspect, resolve_device, train
 
@@ -74,13 +74,12 @@ def cache_bytes(environ: Mapping[str, str] | None = None) -> int:
 
 def key(cfg: Config) -> str:
     """A stable name for `cfg`'s Run: sha256 of the config and of what else shapes the result."""
-    folder = str(data_dir()) if cfg.dataset in IMAGE_DATASETS and cfg.dataset != "digits" else ""
     material = {
         "config": cfg.to_dict(),
         "lab": lab.__version__,  # a new version may train differently: its entries are new
         "torch": torch.__version__,
         "device": resolve_device(cfg.device).type,  # "auto" trains elsewhere on a GPU server
-        "data": folder,  # MNIST comes from whichever folder LAB_DATA_DIR names
+        "data": data_source(cfg.dataset),  # MNIST: from whichever folder LAB_DATA_DIR names
         "layout": _LAYOUT,
         "record": RECORD_VERSION,
     }

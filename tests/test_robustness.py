@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 import lab
+import lab.cache
 import lab.trainer
 import lab.ui
 from lab import config as C
@@ -105,8 +106,8 @@ def test_burst_of_50_changes_in_2s_ends_with_the_last_config_and_one_training(mo
                     running[0] -= 1
         return wrapper
 
-    monkeypatch.setattr(lab.ui, "inspect", counted(lab.ui.inspect))
-    monkeypatch.setattr(lab.ui, "train", counted(lab.ui.train))
+    monkeypatch.setattr(lab.cache, "inspect", counted(lab.cache.inspect))
+    monkeypatch.setattr(lab.cache, "train", counted(lab.cache.train))
     nets_before = len(live(Net))
     dash = Dashboard(SMALL)
     try:
@@ -841,7 +842,7 @@ def test_dashboard_says_diverged_at_step_k_and_draws_what_came_before(monkeypatc
 
 def fails_on(depth: int, error: Exception, after_calls: int):
     """A train() for the dashboard that raises `error` mid-training of configs of `depth`."""
-    real = lab.ui.train
+    real = lab.cache.train
 
     def train(cfg, on_frame=None, cancel=None, **kw):
         if cfg.depth != depth:
@@ -861,7 +862,7 @@ def fails_on(depth: int, error: Exception, after_calls: int):
 
 def test_error_inside_training_is_one_line_and_the_dashboard_keeps_working(monkeypatch):
     error = RuntimeError("CUDA out of memory.\nTried to allocate 2.00 GiB <b>x</b>\n" + "x" * 900)
-    monkeypatch.setattr(lab.ui, "train", fails_on(6, error, after_calls=10))
+    monkeypatch.setattr(lab.cache, "train", fails_on(6, error, after_calls=10))
     dash = Dashboard(SMALL, autostart=False)
     try:
         dash.controls["depth"].value = 6
@@ -884,7 +885,7 @@ def test_error_inside_training_is_one_line_and_the_dashboard_keeps_working(monke
 
 def test_error_of_an_abandoned_training_does_not_cover_the_new_one(monkeypatch):
     started, moved = threading.Event(), threading.Event()
-    real = lab.ui.train
+    real = lab.cache.train
 
     def train(cfg, on_frame=None, cancel=None, **kw):
         if cfg.depth != 6:
@@ -899,7 +900,7 @@ def test_error_of_an_abandoned_training_does_not_cover_the_new_one(monkeypatch):
 
         return real(cfg, on_frame=on_frame, cancel=doomed, **kw)
 
-    monkeypatch.setattr(lab.ui, "train", train)
+    monkeypatch.setattr(lab.cache, "train", train)
     dash = Dashboard(SMALL, autostart=False)
     try:
         dash.controls["depth"].value = 6
