@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lab.config import DATASETS, IMAGE_DATASETS, Config
+from lab.config import CLASSES, DATASETS, IMAGE_DATASETS, Config
 from lab.schedule import VAL_FRACTION  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 # alternative sub-folders people already have (torchvision's layout)
 _FOLDERS = {"mnist": ("mnist", "MNIST/raw"), "fashion_mnist": ("fashion_mnist", "FashionMNIST/raw")}
+DIGITS_SHAPE = (8, 8)  # scikit-learn's digits
 PIXEL_MAX = {"digits": 16.0, "mnist": 255.0, "fashion_mnist": 255.0}  # standardize="unit" divides
 DATA_DIR_ENV = "LAB_DATA_DIR"
 
@@ -147,7 +148,7 @@ def _images(name: str):
         from sklearn.datasets import load_digits
 
         bunch = load_digits()  # ships with scikit-learn: 1797 8x8 images, values 0..16
-        return bunch.data.astype(np.float64), bunch.target, (8, 8)
+        return bunch.data.astype(np.float64), bunch.target, DIGITS_SHAPE
     folder = data_folder(name)
     images = read_idx(_find(folder, IDX_FILES[0]))
     labels = read_idx(_find(folder, IDX_FILES[1]))
@@ -158,6 +159,17 @@ def _images(name: str):
                          "expected (count, height, width)")
     h, w = images.shape[1:]
     return images.reshape(len(images), -1).astype(np.float64), labels, (h, w)
+
+
+def sizes(cfg: Config) -> tuple[int, int, tuple[int, int] | None]:
+    """(input features, classes, image (H, W) or None) of cfg's dataset; without torch or
+    building it, except for file datasets (their image size is in their files)."""
+    if reads_files(cfg.dataset):
+        data = load(cfg)
+        return data.n_features, data.n_classes, data.image_shape
+    if cfg.dataset == "digits":
+        return DIGITS_SHAPE[0] * DIGITS_SHAPE[1], CLASSES["digits"], DIGITS_SHAPE
+    return 2, CLASSES[cfg.dataset], None
 
 
 def data_dir() -> Path | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lab.config import Config
-from lab.data import load
+from lab.data import sizes
 from lab.registry import ACTIVATIONS, INITS
 
 
@@ -27,8 +27,8 @@ def init_code(cfg: Config, name: str) -> str:
 
 def torch_code(cfg: Config) -> str:
     """A self-contained plain-PyTorch definition of the network `cfg` describes."""
-    data = load(cfg)
-    n_in, n_out, w = data.n_features, data.n_classes, cfg.width
+    n_in, n_out, image_shape = sizes(cfg)  # no dataset built (nor torch) for 2-D and digits
+    w = cfg.width
     conv = cfg.arch == "cnn"
     norm = "nn.BatchNorm2d" if conv else "nn.BatchNorm1d"
     lines = ["import torch", "from torch import nn", "", "",
@@ -55,7 +55,7 @@ def torch_code(cfg: Config) -> str:
               "        return x + h if self.residual else h",
               "", ""]
     if conv:
-        h, wd = data.image_shape
+        h, wd = image_shape
         stem = f"nn.Unflatten(1, (1, {h}, {wd}))"
         head = f"nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear({16 * w}, {n_out})"
         first = 1

@@ -68,6 +68,7 @@ class Dashboard(DashboardLayout):
         parts = [message] if isinstance(message, str) else list(message)
         messages: list[LangText] = [english(p) for p in parts if p]
         self.session = TrainingSession(DashboardScreen(self), limits, cache, config)
+        self._autostart = False
         refused = self.session.refusal(self.config)
         if refused:  # e.g. a shared link to a run this server does not allow: show the defaults
             self.session.config = Config()
@@ -90,7 +91,21 @@ class Dashboard(DashboardLayout):
         if view == "present" and fields is None:
             self.show_only(lesson_fields(self.config))
         self.set_message(*messages)
-        if autostart:
+        self.show_controls(self.config)
+        self.show_config(self.config)
+        # the first training starts once the controls are on the page (or wait() is called):
+        # a Voila kernel sends its controls before the worker begins importing torch
+        self._autostart = autostart
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        self._start()
+        return bundle
+
+    def _start(self) -> None:
+        """Train the first config, if that is still to do."""
+        if self._autostart:
+            self._autostart = False
             self.set_config(self.config)
 
     # ------------------------------------------------------------------ events (kernel thread)
@@ -129,6 +144,7 @@ class Dashboard(DashboardLayout):
 
         A config over the limits is refused with a message (False), keeping the current one.
         """
+        self._autostart = False  # a config asked for replaces the first one
         refused = self.session.request(cfg)
         if refused:
             self.set_message(english(refused))
@@ -160,7 +176,9 @@ class Dashboard(DashboardLayout):
 
     # ------------------------------------------------------------------ for tests and scripts
     def wait(self, timeout: float = 60.0) -> bool:
-        """Block until no training is in flight; False if `timeout` seconds pass first."""
+        """Block until no training is in flight (starting the first one if the dashboard was
+        never shown); False if `timeout` seconds pass first."""
+        self._start()
         return self.session.wait(timeout)
 
     def close(self) -> None:

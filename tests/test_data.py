@@ -376,3 +376,10 @@ def test_the_dashboard_says_which_files_are_missing_without_a_traceback(monkeypa
         assert dash.run is None and dash.last_png == b""  # nothing trained, nothing drawn
     finally:
         dash.close()
+
+
+@pytest.mark.parametrize("dataset", ["spirals", "moons", "circles", "xor", "digits"])
+def test_sizes_without_building_the_dataset_are_the_built_datasets(dataset):
+    cfg = Config(dataset=dataset, n_samples=200)
+    data = lab.data.load(cfg)
+    assert lab.data.sizes(cfg) == (data.n_features, data.n_classes, data.image_shape)

@@ -34,7 +34,9 @@ import lab.ui
 from lab import config as C
 from lab import fields as rules
 from lab.config import Config, lenient_from_query
+from lab.controls import LABELS
 from lab.data import MissingDataError, missing_files
+from lab.layout import page_options
 from lab.models import Net
 from lab.plots import DashboardFigure
 from lab.run import Run
@@ -695,12 +697,16 @@ def test_lenient_query_never_raises_and_reports_every_rejected_value(query):
 @given(queries())
 @example("<script>alert(1)</script>=1&activation=<img src=x onerror=alert(1)>&depth=2")
 @example("depth=3&depth=abc&lr=nan&steps=1e309&seed=-1&activation=relu;rm -rf /")
+@example("fields=")  # a page option: its problem comes after the config's
 def test_dashboard_from_query_never_raises_and_shows_every_problem_escaped(query):
     dash = Dashboard.from_query(query, autostart=False)
     try:
-        cfg, problems = lenient_from_query(query)
+        # the page's own options (view=, fields=, lang=) are taken out first, then named after
+        # the config's problems
+        rest, *_, page_problems = page_options(query, list(LABELS))
+        cfg, problems = lenient_from_query(rest)
         assert dash.config == cfg
-        assert html.unescape(dash.message.value) == " · ".join(problems)
+        assert html.unescape(dash.message.value) == " · ".join(problems + page_problems)
         assert "<" not in dash.message.value and ">" not in dash.message.value  # no markup
         for field, widget in dash.controls.items():
             assert widget.value == getattr(cfg, field), field
