@@ -236,12 +236,18 @@ class DashboardScreen(SessionListener):
 def _read_query(query: str | None) -> tuple[Config, dict[str, Any], list[str]]:
     """The config, the page's options (view, fields, lang, page_intro) and the problems found."""
     if query is None:
-        try:  # a preheated Voila kernel learns its request (and query) only here
-            from voila.utils import wait_for_request
+        # a preheated Voila kernel learns its request (and query) only from voila's
+        # wait_for_request, which returns at once unless VOILA_PREHEAT is set; importing voila
+        # costs ~1.7 CPU s (its server, jsonschema), so a kernel that is not preheated skips it
+        if os.environ.get("VOILA_PREHEAT", "False") != "False":
+            import lab.cache  # noqa: F401  (a pooled kernel loads torch while it waits for a viewer)
 
-            wait_for_request()
-        except ImportError:
-            pass
+            try:
+                from voila.utils import wait_for_request
+
+                wait_for_request()
+            except ImportError:
+                pass
         query = os.environ.get("QUERY_STRING", "")
     query, view, fields, lang, page_problems = page_options(query, list(LABELS))
     cfg, problems = lenient_from_query(query)
