@@ -35,7 +35,21 @@ def _session(path: str, doc: str) -> property:
                     doc=doc)
 
 
-class Dashboard(DashboardLayout):
+class _SessionState:
+    """Read-only attributes of a dashboard that live in its TrainingSession."""
+
+    config = _session("config", "The config shown in the controls and trained last.")
+    run = _session("run", "The newest config's latest frame (None before the first).")
+    pinned = _session("pinned", "The run drawn as ghost lines (None: none).")
+    max_in_flight = _session("worker.max_in_flight", "Most trainings ever in flight at once (1).")
+    views = _session("views", "The session's FrameView maker.")
+    cache = _session("cache", "The result cache (None: off).")
+    limits = _session("limits", "This server's limits.")
+    _generation = _session("generation", "Number of the newest request.")
+    _worker = _session("worker.thread", "The training thread.")
+
+
+class Dashboard(_SessionState, DashboardLayout):
     """The lab's app: controls, presets, status, the live figure, diagnosis, pin/share/export.
 
     `fields` limits the controls shown (lessons embed two or three). Training runs in a worker
@@ -48,16 +62,6 @@ class Dashboard(DashboardLayout):
     the full dashboard has a switch that relabels it in place (`set_lang`). `page_intro`: the
     page (notebooks/dashboard.ipynb) has an English introduction, which Chinese replaces.
     """
-
-    config = _session("config", "The config shown in the controls and trained last.")
-    run = _session("run", "The newest config's latest frame (None before the first).")
-    pinned = _session("pinned", "The run drawn as ghost lines (None: none).")
-    max_in_flight = _session("worker.max_in_flight", "Most trainings ever in flight at once (1).")
-    views = _session("views", "The session's FrameView maker.")
-    cache = _session("cache", "The result cache (None: off).")
-    limits = _session("limits", "This server's limits.")
-    _generation = _session("generation", "Number of the newest request.")
-    _worker = _session("worker.thread", "The training thread.")
 
     def __init__(self, config: Config | None = None, fields: list[str] | None = None,
                  message: str | list[str] = "", autostart: bool = True,
@@ -188,12 +192,9 @@ class Dashboard(DashboardLayout):
 
     @classmethod
     def from_query(cls, query: str | None = None, **kw) -> Dashboard:
-        """A Dashboard whose first config comes from a URL query (Voila's QUERY_STRING).
-
-        Invalid fields fall back to their defaults, with a visible message naming each. The
-        page's own options: view=present (projector mode), fields=depth,activation (only
-        those controls) and lang=zh (Chinese); a bad one is named too, and ignored.
-        """
+        """A Dashboard whose first config comes from a URL query (Voila's QUERY_STRING); invalid
+        fields fall back to their defaults, named in the message. The page's own options:
+        view=present, fields=depth,activation and lang=zh; a bad one is named and ignored."""
         cfg, options, problems = _read_query(query)
         for name, value in options.items():
             kw.setdefault(name, value)
