@@ -166,9 +166,12 @@ class StackBackend:
         k = len(self.param_list)
         return losses.detach(), self.stack.grads_flat(grads[:k]), list(taps), list(grads[k:])
 
-    def grad_norms(self, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(members,) global gradient norms and (depth * members,) hidden-weight norms."""
-        return torch.linalg.vector_norm(g, dim=1), self.stack.layer_grad_norms(g)
+    def grad_norms(self, g: torch.Tensor,
+                   layers: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(members,) global gradient norms and, if `layers`, (depth * members,) hidden-weight
+        norms (only recorded steps need them)."""
+        total = torch.linalg.vector_norm(g, dim=1)
+        return total, self.stack.layer_grad_norms(g) if layers else None
 
     def scale_grads_(self, g: torch.Tensor, coef: torch.Tensor) -> None:
         """Multiply each member's gradient by its clipping coefficient."""

@@ -59,19 +59,22 @@ class Optimizer:
         (beta1, beta2), k = ADAM_BETAS, float(self.steps)
         if not self.state:
             self.state = [[torch.zeros_like(p) for p in self.params] for _ in range(2)]
-        avg, avg_sq = self.state
+        avg, avg_sq = self.state[:2]
         torch._foreach_lerp_(avg, grads, 1 - beta1)
         torch._foreach_mul_(avg_sq, beta2)
         torch._foreach_addcmul_(avg_sq, grads, grads, 1 - beta2)
         correction1, correction2 = 1 - beta1 ** k, 1 - beta2 ** k
-        denom = torch._foreach_sqrt(avg_sq)
-        torch._foreach_div_(denom, [correction2 ** 0.5] * len(denom))
-        torch._foreach_add_(denom, ADAM_EPS)
         if isinstance(lr, float):
+            denom = torch._foreach_sqrt(avg_sq)
+            torch._foreach_div_(denom, [correction2 ** 0.5] * len(denom))
+            torch._foreach_add_(denom, ADAM_EPS)
             torch._foreach_addcdiv_(self.params, avg, denom, [(lr / correction1) * -1] * len(avg))
-        else:
-            for p, a, d in zip(self.params, avg, denom, strict=True):
-                p.sub_(a.div(d).mul_(lr / correction1))
+            return
+        if len(self.state) == 2:  # a stack's rows are large: its buffers are kept, not remade
+            self.state.append([torch.empty_like(p) for p in self.params])
+        for p, a, s, d in zip(self.params, avg, avg_sq, self.state[2], strict=True):
+            torch.sqrt(s, out=d).div_(correction2 ** 0.5).add_(ADAM_EPS)
+            p.sub_(torch.div(a, d, out=d).mul_(lr / correction1))
 
     def _rmsprop(self, grads: list[torch.Tensor], lr: Rate) -> None:
         if not self.state:

@@ -139,10 +139,12 @@ class ModuleBackend:
         return (loss.detach().reshape(1), list(grads[:n]), [a.unsqueeze(0) for a in acts],
                 [g.unsqueeze(0) for g in grads[n:]])
 
-    def grad_norms(self, grads: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(1,) global gradient norm and (depth,) norm of each hidden weight's gradient."""
+    def grad_norms(self, grads: list[torch.Tensor],
+                   layers: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(1,) global gradient norm and, if `layers`, (depth,) each hidden weight's."""
         norms = torch.stack(torch._foreach_norm(grads))
-        return torch.linalg.vector_norm(norms).reshape(1), norms[self.w_index]
+        total = torch.linalg.vector_norm(norms).reshape(1)
+        return total, norms[self.w_index] if layers else None
 
     def scale_grads_(self, grads: list[torch.Tensor], coef: torch.Tensor) -> None:
         """Multiply every gradient by the (1,) clipping coefficient."""
