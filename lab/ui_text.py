@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from lab import i18n, presets
 from lab.config import Config
+from lab.export import lab_code, torch_code
 
 if TYPE_CHECKING:
     from lab.diagnosis import Diagnosis
@@ -52,8 +53,6 @@ def link_text(cfg: Config, lang: str) -> str:
 
 def code_text(cfg: Config, lang: str) -> str:
     """The lab code of `cfg` and its plain PyTorch translation (or why it could not be written)."""
-    from lab.export import lab_code, torch_code  # lab.export imports torch: only when shown
-
     return lab_code(cfg) + "\n\n" + i18n.text("code.torch", lang) + "\n" + _safe(torch_code, cfg)
 
 

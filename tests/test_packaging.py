@@ -204,10 +204,27 @@ def test_importing_the_lab_and_its_config_does_not_import_torch():
         "import lab, lab.config\n"
         "assert 'torch' not in sys.modules, 'import lab imported torch'\n"
         "import lab.fields, lab.registry, lab.controls, lab.layout, lab.i18n, lab.data\n"
-        "import lab.export, lab.theory\n"
+        "import lab.export, lab.theory, lab.schedule, lab.limits\n"
         "assert 'torch' not in sys.modules, 'a torch-free module imported torch'\n"
         "print(lab.Config(depth=3).depth)\n")
     assert done.returncode == 0 and done.stdout.strip() == "3", done.stderr
+
+
+def test_a_dashboard_shows_its_controls_before_torch_loads():
+    # what a Voila kernel started for a viewer runs: the page, the dashboard, its widget; the
+    # first training (and torch) starts once the widget has been rendered
+    done = _fresh_python(
+        "import os, sys\n"
+        "os.environ['QUERY_STRING'] = 'depth=3&width=8&steps=5'\n"
+        "import lab.ui\n"
+        "dash = lab.ui.Dashboard.from_query(cache=None)\n"
+        "assert 'torch' not in sys.modules, 'the dashboard imported torch before its controls'\n"
+        "bundle = dash._repr_mimebundle_()\n"
+        "assert 'application/vnd.jupyter.widget-view+json' in bundle\n"
+        "assert dash.wait(120) and dash.run.finished and 'torch' in sys.modules\n"
+        "print(dash.run.steps_done)\n"
+        "dash.close()\n")
+    assert done.returncode == 0 and done.stdout.strip() == "5", done.stderr
 
 
 def test_the_training_names_load_on_use_and_tune_the_allocator_first():
