@@ -14,9 +14,9 @@ import torch.nn.functional as F
 
 from lab.config import Config
 from lab.data import load
-from lab.loop import lr_at
 from lab.models import build_model
 from lab.optim import MOMENTUM, RMSPROP_ALPHA, RMSPROP_EPS
+from lab.schedule import lr_at
 from lab.trainer import Batches, resolve_device
 
 

@@ -20,7 +20,7 @@ from lab.config import Config
 from lab.evaluation import Plateau, Watch
 from lab.recorder import Outcome, Recorder
 from lab.run import Run
-from lab.schedule import CHECK_EVERY, FRAME_SECONDS, N_EVALS, eval_every, lr_at  # noqa: F401
+from lab.schedule import CHECK_EVERY, FRAME_SECONDS, eval_every, lr_at
 
 # Small MLPs run one CPU thread: as fast as two on an idle 2-core machine, and 17x faster
 # (11 ms vs 187 ms per inspect) when another process busies a core and OpenMP threads spin.

@@ -11,18 +11,9 @@ from lab import allocator, probes
 from lab.config import Config
 from lab.data import Dataset, load
 from lab.evaluation import Evaluator, Watch
-from lab.loop import (  # noqa: F401  (re-exported: the engine's constants and helpers)
-    CHECK_EVERY,
-    FRAME_SECONDS,
-    N_EVALS,
-    SINGLE_THREAD_WIDTH,
-    Pace,
-    TrainingLoop,
-    device_name,
-    lr_at,
-)
+from lab.loop import Pace, TrainingLoop
 from lab.models import build_model
-from lab.optim import RMSPROP_ALPHA, RMSPROP_EPS, Optimizer  # noqa: F401
+from lab.optim import Optimizer
 from lab.predictions import predictions
 from lab.run import Run
 
@@ -112,7 +103,7 @@ class ModuleBackend:
         self.w_index = torch.tensor([ids[id(w)] for w in weights], device=dev)
         self.weight_sqrt_numels = torch.tensor([w.numel() ** 0.5 for w in weights], device=dev)
         self.opt = Optimizer(cfg.optimizer, self.params) if update else None
-        self.groups = _equal_shape_groups([w.detach() for w in weights])
+        self.weights = [w.detach() for w in weights]
         self.before: list[torch.Tensor] = []
         self.batches = Batches(cfg, len(self.x_train), dev)
         self._probing = probes.probe(net)
@@ -160,7 +151,7 @@ class ModuleBackend:
 
     def snapshot(self) -> None:
         """Copy the hidden weights before the optimizer step (for update_ratio)."""
-        self.before = [torch.stack(g) for g in self.groups]
+        self.before = [w.clone() for w in self.weights]
 
     def step(self, grads: list[torch.Tensor], lrs: list[float]) -> None:
         """One optimizer step at the step's learning rate."""
@@ -168,12 +159,9 @@ class ModuleBackend:
 
     def update_ratio(self) -> torch.Tensor:
         """(1, depth) log10(std(applied update) / std(W)) since snapshot()."""
-        out = []
-        for group, before in zip(self.groups, self.before, strict=True):
-            flat_before = before.flatten(1)
-            delta = torch.stack(group).flatten(1) - flat_before
-            out.append(probes.mean_std(delta)[1] / probes.mean_std(flat_before)[1])
-        return torch.log10(torch.cat(out)).unsqueeze(0)
+        delta = [w - b for w, b in zip(self.weights, self.before, strict=True)]
+        ratio = probes.per_tensor_std(delta) / probes.per_tensor_std(self.before)
+        return torch.log10(ratio).unsqueeze(0)
 
     def evaluate(self) -> torch.Tensor:
         """(1, 4) validation and training-subset loss and accuracy, in eval mode."""
@@ -197,13 +185,3 @@ class ModuleBackend:
             if probe is not None:
                 probe.enabled = True
 
-
-def _equal_shape_groups(weights: list[torch.Tensor]) -> list[list[torch.Tensor]]:
-    """Consecutive weights of equal shape, grouped: each group's statistics are one op."""
-    groups: list[list[torch.Tensor]] = []
-    for w in weights:
-        if groups and groups[-1][0].shape == w.shape:
-            groups[-1].append(w)
-        else:
-            groups.append([w])
-    return groups
