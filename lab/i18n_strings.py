@@ -30,6 +30,9 @@ EN: dict[str, str] = {
     "status.training": "at initialization, training...",
     "status.loss": " · loss {loss:.3g}",
     "status.cache": " · from cache",
+    "status.shared": " · shared training",
+    "status.queued": "{describe} · at initialization, queued, {ahead} ahead",
+    "status.next": "{describe} · at initialization, queued, next",
     "status.error": "{describe} · stopped by an error",
     "describe": ("depth {depth} · width {width} · {activation} · {init} x{init_gain:g} · "
                  "{optimizer} lr {lr:g}"),
@@ -79,6 +82,9 @@ ZH: dict[str, str] = {
     "status.training": "初始化完成，训练中……",
     "status.loss": " · 损失 {loss:.3g}",
     "status.cache": " · 来自缓存",
+    "status.shared": " · 共享训练",
+    "status.queued": "{describe} · 初始化完成，排队中，前面还有 {ahead} 个",
+    "status.next": "{describe} · 初始化完成，排队中，下一个就是你",
     "status.error": "{describe} · 因错误而停止",
     "describe": ("深度 {depth} · 宽度 {width} · {activation} · {init} x{init_gain:g} · "
                  "{optimizer} 学习率 {lr:g}"),

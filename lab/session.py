@@ -6,6 +6,8 @@ drawn while training (lab/pacing.py), applies the server's limits (lab/limits.py
 status line in each language (lab/i18n.py). It reports to a SessionListener: the Dashboard in
 lab/ui.py, or a recorder in tests/test_session.py. It never imports ipywidgets or matplotlib;
 drawing is the listener's `draw`, called on the worker thread so that pacing counts its cost.
+Across the kernels of a server, trainings wait in one line for a core (lab/slots.py), and a
+config several kernels ask for at once trains once, the others following it (lab/relay.py).
 The modules that import torch (lab.cache, lab.trainer, lab.data) load when the first config is
 trained, on the worker thread, not when this module is imported.
 """
@@ -16,7 +18,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +33,12 @@ if TYPE_CHECKING:
     from lab.frame_view import FrameView, Views
     from lab.limits import Limits
     from lab.run import Run
+    from lab.slots import TrainingSlots
 
 log = logging.getLogger("lab.session")
 DRAW_EVERY = 1.0  # seconds between intermediate frames while training, at least
 DRAW_SHARE = 0.25  # of the training thread's CPU time, at most, spent on intermediate frames
+_DROPPED = object()  # what _draw returns for a frame a newer request made stale
 LangText = Callable[[str], str]  # a text that renders itself in a language ("en", "zh")
 
 
@@ -64,6 +68,11 @@ class SessionListener:
         """Draw `view` and return the image (PNG bytes for the Dashboard)."""
         return None
 
+    def signature(self) -> Hashable | None:
+        """What, besides the view, shapes `draw`'s image: kernels whose figures have the same
+        signature share images of the same run (lab/relay.py); None never shares."""
+        return None
+
     def on_image(self, image: Any) -> None:
         """The image just drawn; still the newest config's when this is called."""
 
@@ -71,7 +80,7 @@ class SessionListener:
         """A frame of the newest config was drawn: show its progress, status and verdict."""
 
     def on_status(self, status: LangText) -> None:
-        """The status line changed without a frame: the training failed."""
+        """The status line changed without a frame: queued for a core, or the training failed."""
 
     def on_error(self, message: LangText) -> None:
         """Show this one-line message (an error's first line, never a traceback)."""
@@ -82,12 +91,15 @@ class TrainingSession:
 
     `limits` (default: from the environment) refuses configs over the work cap and stops runs
     at the time limit; finished Runs are shared through `cache` ("env": the folder
-    LAB_CACHE_DIR names; None: no cache). `run` is the newest config's latest frame, `pinned` a
-    Run kept for comparison; `status` and `verdict` are what the last frame said.
+    LAB_CACHE_DIR names; None: no cache) and coalesced with other kernels through it; trainings
+    wait for one of `slots` ("env": lab.slots.TrainingSlots.from_env(); None: no line). `run`
+    is the newest config's latest frame, `pinned` a Run kept for comparison; `status` and
+    `verdict` are what the last frame said.
     """
 
     def __init__(self, listener: SessionListener | None = None, limits: Limits | None = None,
-                 cache: ResultCache | str | None = "env", config: Config | None = None):
+                 cache: ResultCache | str | None = "env", config: Config | None = None,
+                 slots: TrainingSlots | str | None = "env"):
         if limits is None:
             from lab.limits import Limits  # torch-free, but only a session needs it
 
@@ -96,6 +108,11 @@ class TrainingSession:
         self.limits = limits
         self.config = config or Config()  # the config asked for last
         self._cache_choice = cache
+        if slots == "env":
+            from lab.slots import TrainingSlots  # torch-free
+
+            slots = TrainingSlots.from_env()
+        self.slots: TrainingSlots | None = slots  # type: ignore[assignment]
         self.run: Run | None = None
         self.pinned: Run | None = None
         self.status: LangText = _blank
@@ -179,48 +196,65 @@ class TrainingSession:
             self.listener.on_status(self.status)
 
     def _train(self, generation: int, cfg: Config) -> None:
-        from lab.cache import train_cached  # torch loads here, on the worker
+        from lab.relay import train_shared  # torch loads here, on the worker
 
         t0 = time.perf_counter()
         # at most a frame a second, and drawing at most a quarter of this thread's CPU time,
         # however busy the machine is (lab/pacing.py)
         pacer = FramePacer(DRAW_EVERY, DRAW_SHARE)
+        cancel = functools.partial(self.worker.cancelled, generation)
 
-        def on_frame(run: Run) -> None:
+        def show(run: Run, image: bytes | None, source: str | None) -> bytes | None:
             cpu = time.thread_time()
-            self._show(generation, run, t0)
+            shown = self._show(generation, run, t0, image, source)
             if run.at_init:  # the step-0 frame: its drawing cost sets the pace
                 pacer.drew(time.thread_time() - cpu)
             elif not run.finished:
                 pacer.drew()
+            return shown
 
-        # the cache's Run at once, else step 0 drawn first, then the training
-        train_cached(cfg, on_frame=on_frame, cancel=lambda: self.worker.cancelled(generation),
-                     max_seconds=self.limits.max_seconds, cache=self.cache,
-                     frame_due=pacer.due, inspect_first=True)
+        def queued(ahead: int) -> None:
+            if not cancel():
+                self.status = functools.partial(_queued_status, cfg, ahead)
+                self.listener.on_status(self.status)
 
-    def _show(self, generation: int, run: Run, t0: float) -> None:
-        """Draw `run` and report its frame unless a newer config has been asked for since."""
+        def signature() -> Hashable | None:
+            return None if self.pinned is not None else self.listener.signature()
+
+        # the cache's Run at once; else another kernel's training of it, followed; else step 0
+        # drawn first, then a turn in the line for a core, then the training
+        train_shared(cfg, show, cancel, cache=self.cache, slots=self.slots,
+                     signature=signature, on_queue=queued, max_seconds=self.limits.max_seconds,
+                     frame_due=pacer.due)
+
+    def _show(self, generation: int, run: Run, t0: float, image: bytes | None = None,
+              source: str | None = None) -> bytes | None:
+        """Draw `run` (or show `image`, drawn elsewhere) and report its frame unless a newer
+        config has been asked for since; the image shown, or None."""
         if self.worker.cancelled(generation):
-            return
+            return None
         view = self.views.of(run, self.pinned)
-        if not self._draw(view, generation):
-            return
+        image = self._draw(view, generation, image)
+        if image is _DROPPED:
+            return None
         self.run = run
-        self.status = functools.partial(_status, run, time.perf_counter() - t0)
+        self.status = functools.partial(_status, run, time.perf_counter() - t0, source)
         self.verdict = view.diagnosis
         self.listener.on_frame(Frame(run, view, run.at_init, self.status, generation))
+        return image if image is not None else b""  # a listener that draws nothing
 
-    def _draw(self, view: FrameView, generation: int) -> bool:
-        """Draw `view` and hand its image on, if still the newest config's; True if so."""
+    def _draw(self, view: FrameView, generation: int, image: Any = None) -> Any:
+        """Draw `view` (unless its `image` is given) and hand the image on, if still the newest
+        config's; the image, or _DROPPED if a newer config replaced it."""
         with self._draw_lock:
             if generation != self.generation:
-                return False
-            image = self.listener.draw(view)
+                return _DROPPED
+            if image is None:
+                image = self.listener.draw(view)
             if generation != self.generation:
-                return False
+                return _DROPPED
             self.listener.on_image(image)
-        return not self.worker.cancelled(generation)
+        return _DROPPED if self.worker.cancelled(generation) else image
 
     def _fail(self, error: Exception) -> None:
         """Log the error in full; report its first line (at most 200 characters)."""
@@ -236,14 +270,23 @@ def one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
-def _status(run: Run, seconds: float, lang: str) -> str:
-    """The status line of a frame: the config, where the run is, loss, device, source, time."""
+def _status(run: Run, seconds: float, source: str | None, lang: str) -> str:
+    """The status line of a frame: the config, where the run is, loss, device, source, time.
+
+    source: "cache" (a stored Run), "shared" (another kernel trains it) or None (this one).
+    """
     return i18n.text(
         "status", lang, describe=i18n.describe(run.config, lang),
         state=i18n.text("status.training", lang) if run.at_init else i18n.run_status(run, lang),
         loss=i18n.text("status.loss", lang, loss=run.loss[-1]) if len(run.loss) else "",
-        device=run.device, source=i18n.text("status.cache", lang) if run.from_cache else "",
+        device=run.device, source=i18n.text(f"status.{source}", lang) if source else "",
         seconds=seconds)
+
+
+def _queued_status(cfg: Config, ahead: int, lang: str) -> str:
+    """The status line while the training waits for a core behind `ahead` others."""
+    return i18n.text("status.queued" if ahead else "status.next", lang,
+                     describe=i18n.describe(cfg, lang), ahead=ahead)
 
 
 def _error_status(cfg: Config, lang: str) -> str:

@@ -12,6 +12,7 @@ import torch
 
 import lab
 import lab.cache
+import lab.relay
 import lab.ui
 from lab.cache import ResultCache, cache_bytes, cache_dir, key, train_cached
 from lab.run import Run
@@ -292,8 +293,8 @@ def test_many_processes_share_one_key_without_torn_reads(tmp_path, trained):
 def test_dashboard_shows_a_cached_run_from_cache(tmp_path, monkeypatch):
     fast = lab.Config(steps=30, n_samples=300, width=16, depth=4)
     calls = []
-    real = lab.cache.train
-    monkeypatch.setattr(lab.cache, "train",
+    real = lab.relay.train
+    monkeypatch.setattr(lab.relay, "train",
                         lambda *a, **kw: calls.append(a[0]) or real(*a, **kw))
     cache = ResultCache(tmp_path / "dash")
     d = lab.ui.Dashboard(fast, cache=cache)

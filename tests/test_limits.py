@@ -7,6 +7,7 @@ import pytest
 
 import lab
 import lab.cache
+import lab.relay
 import lab.ui
 from lab import presets
 from lab.limits import DEFAULT_MAX_SECONDS, DEFAULT_MAX_WORK, LimitError, Limits, work
@@ -107,8 +108,8 @@ def test_a_limit_that_is_not_reached_changes_nothing():
 @pytest.fixture
 def counted(monkeypatch):
     calls = []
-    real = lab.cache.train
-    monkeypatch.setattr(lab.cache, "train",
+    real = lab.relay.train
+    monkeypatch.setattr(lab.relay, "train",
                         lambda *a, **kw: calls.append(a[0]) or real(*a, **kw))
     return calls
 

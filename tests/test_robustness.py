@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 
 import lab
 import lab.cache
+import lab.relay
 import lab.trainer
 import lab.ui
 from lab import config as C
@@ -108,8 +109,8 @@ def test_burst_of_50_changes_in_2s_ends_with_the_last_config_and_one_training(mo
                     running[0] -= 1
         return wrapper
 
-    monkeypatch.setattr(lab.cache, "inspect", counted(lab.cache.inspect))
-    monkeypatch.setattr(lab.cache, "train", counted(lab.cache.train))
+    monkeypatch.setattr(lab.relay, "inspect", counted(lab.relay.inspect))
+    monkeypatch.setattr(lab.relay, "train", counted(lab.relay.train))
     nets_before = len(live(Net))
     dash = Dashboard(SMALL)
     try:
@@ -848,7 +849,7 @@ def test_dashboard_says_diverged_at_step_k_and_draws_what_came_before(monkeypatc
 
 def fails_on(depth: int, error: Exception, after_calls: int):
     """A train() for the dashboard that raises `error` mid-training of configs of `depth`."""
-    real = lab.cache.train
+    real = lab.relay.train
 
     def train(cfg, on_frame=None, cancel=None, **kw):
         if cfg.depth != depth:
@@ -868,7 +869,7 @@ def fails_on(depth: int, error: Exception, after_calls: int):
 
 def test_error_inside_training_is_one_line_and_the_dashboard_keeps_working(monkeypatch):
     error = RuntimeError("CUDA out of memory.\nTried to allocate 2.00 GiB <b>x</b>\n" + "x" * 900)
-    monkeypatch.setattr(lab.cache, "train", fails_on(6, error, after_calls=10))
+    monkeypatch.setattr(lab.relay, "train", fails_on(6, error, after_calls=10))
     dash = Dashboard(SMALL, autostart=False)
     try:
         dash.controls["depth"].value = 6
@@ -891,7 +892,7 @@ def test_error_inside_training_is_one_line_and_the_dashboard_keeps_working(monke
 
 def test_error_of_an_abandoned_training_does_not_cover_the_new_one(monkeypatch):
     started, moved = threading.Event(), threading.Event()
-    real = lab.cache.train
+    real = lab.relay.train
 
     def train(cfg, on_frame=None, cancel=None, **kw):
         if cfg.depth != 6:
@@ -906,7 +907,7 @@ def test_error_of_an_abandoned_training_does_not_cover_the_new_one(monkeypatch):
 
         return real(cfg, on_frame=on_frame, cancel=doomed, **kw)
 
-    monkeypatch.setattr(lab.cache, "train", train)
+    monkeypatch.setattr(lab.relay, "train", train)
     dash = Dashboard(SMALL, autostart=False)
     try:
         dash.controls["depth"].value = 6

@@ -11,6 +11,7 @@ import pytest
 
 import lab
 import lab.cache
+import lab.relay
 from lab.cache import ResultCache
 from lab.limits import Limits, work
 from lab.session import Frame, SessionListener, TrainingSession
@@ -54,17 +55,17 @@ class Recorder(SessionListener):
 
 @pytest.fixture
 def calls(monkeypatch):
-    """The Runs lab.train and lab.inspect return through lab.cache, in order."""
+    """The Runs lab.train and lab.inspect return through lab.relay, in order."""
     made = {"train": [], "inspect": []}
     for name in made:
-        real = getattr(lab.cache, name)
+        real = getattr(lab.relay, name)
 
         def counting(*args, _real=real, _name=name, **kw):
             run = _real(*args, **kw)
             made[_name].append(run)
             return run
 
-        monkeypatch.setattr(lab.cache, name, counting)
+        monkeypatch.setattr(lab.relay, name, counting)
     return made
 
 
@@ -180,7 +181,7 @@ def test_an_error_in_training_is_reported_in_one_line_not_raised(monkeypatch):
     def broken(*args, **kw):
         raise RuntimeError("disk on fire\n  File 'trainer.py', line 1 <b>")
 
-    monkeypatch.setattr(lab.cache, "train", broken)
+    monkeypatch.setattr(lab.relay, "train", broken)
     rec = Recorder()
     s = session(rec)
     try:

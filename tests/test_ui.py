@@ -10,6 +10,7 @@ import pytest
 import lab
 import lab.cache
 import lab.frame_view
+import lab.relay
 import lab.ui
 from lab import presets
 from lab.limits import Limits
@@ -49,7 +50,7 @@ def test_controls_drive_the_config_and_the_figure(dash):
 def test_burst_of_changes_ends_with_the_last_config_and_one_training(dash, monkeypatch):
     running, most = [0], [0]
     lock = threading.Lock()
-    real = lab.cache.train
+    real = lab.relay.train
 
     def counting(*args, **kw):
         with lock:
@@ -61,7 +62,7 @@ def test_burst_of_changes_ends_with_the_last_config_and_one_training(dash, monke
             with lock:
                 running[0] -= 1
 
-    monkeypatch.setattr(lab.cache, "train", counting)
+    monkeypatch.setattr(lab.relay, "train", counting)
     for depth in [5, 9, 2, 12, 3, 8, 6, 11]:
         dash.controls["depth"].value = depth
     assert dash.wait(120)
@@ -99,7 +100,7 @@ def test_error_in_training_is_shown_and_the_dashboard_lives_on(dash, monkeypatch
     def broken(*args, **kw):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(lab.cache, "train", broken)
+    monkeypatch.setattr(lab.relay, "train", broken)
     dash.controls["depth"].value = 6
     assert dash.wait(120)
     assert "RuntimeError: disk on fire" in dash.message.value
