@@ -104,13 +104,15 @@ class TrainingSlots:
 
     # ------------------------------------------------------------------ the line
     def acquire(self, cancel: Callable[[], bool] = lambda: False,
-                on_wait: Callable[[int], None] | None = None) -> Slot | None:
+                on_wait: Callable[[int], None] | None = None,
+                background: bool = False) -> Slot | None:
         """Wait in line for a slot and return it; None if `cancel()` came true first.
 
         `on_wait(ahead)` is called whenever the number of live waiters ahead changes, the first
-        time included, unless a slot is free at once.
+        time included, unless a slot is free at once. `background` work (a pooled kernel loading
+        torch) yields to everyone: it counts every waiter as ahead, whenever they came.
         """
-        with self._ticket() as mine:
+        with self._ticket(background) as mine:
             told = None
             while True:
                 ahead = self._ahead(mine)
@@ -142,10 +144,11 @@ class TrainingSlots:
         return held
 
     @contextlib.contextmanager
-    def _ticket(self) -> Iterator[str]:
+    def _ticket(self, background: bool) -> Iterator[str]:
         # the ticket is locked before it appears in the line, so a live waiter's ticket is never
-        # seen unlocked (and removed as a dead one's)
-        name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
+        # seen unlocked (and removed as a dead one's); names sort by arrival
+        kind = "b" if background else "f"
+        name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}-{kind}"
         tmp = self.line / f".{name}"
         fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
         try:
@@ -181,7 +184,12 @@ class TrainingSlots:
             os.close(fd)
 
     def _ahead(self, mine: str) -> int:
-        return sum(1 for name in self._tickets() if name < mine and self._alive(name))
+        """Live tickets before `mine`: those that came earlier, and for background work every
+        foreground one (background tickets end in "-b", foreground ones in "-f")."""
+        background = mine.endswith("-b")
+        return sum(1 for name in self._tickets()
+                   if name != mine and (name < mine or background and name.endswith("-f"))
+                   and (background or name.endswith("-f")) and self._alive(name))
 
     def _open_slot(self, i: int) -> int:
         return os.open(self.folder / f"slot-{i}.lock", os.O_CREAT | os.O_RDWR, 0o600)

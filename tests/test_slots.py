@@ -149,3 +149,33 @@ def test_a_killed_process_frees_its_slot_and_its_place_in_line(tmp_path):
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait(10)
+
+
+def test_background_work_yields_to_every_training_whenever_it_came(tmp_path):
+    slots = TrainingSlots(tmp_path, 1, poll=0.005)
+    held = slots.acquire()
+    order = []
+
+    def take(who: str, background: bool = False) -> None:
+        with slots.acquire(background=background):
+            order.append(who)  # while holding the slot: the order they got it in
+
+    background = threading.Thread(target=take, args=("pool", True))
+    background.start()  # a pooled kernel wants to load torch: it came first
+    assert _until(lambda: slots.waiting() == 1)
+    student = threading.Thread(target=take, args=("student",))
+    student.start()
+    assert _until(lambda: slots.waiting() == 2)
+    held.release()
+    background.join(30)
+    student.join(30)
+    assert order == ["student", "pool"]
+
+
+def _until(predicate, timeout=10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
