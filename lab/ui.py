@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 from lab import i18n, presets
@@ -19,6 +20,8 @@ from lab.plots import DashboardFigure
 from lab.session import Frame, LangText, SessionListener, TrainingSession
 from lab.ui_layout import DashboardLayout
 from lab.ui_text import english, escape
+
+PRELOAD_PATIENCE = 30.0  # s a pooled kernel waits for an empty line before it loads torch anyway
 
 if TYPE_CHECKING:
     from lab.cache import ResultCache
@@ -247,7 +250,7 @@ def _read_query(query: str | None) -> tuple[Config, dict[str, Any], list[str]]:
         # wait_for_request, which returns at once unless VOILA_PREHEAT is set; importing voila
         # costs ~1.7 CPU s (its server, jsonschema), so a kernel that is not preheated skips it
         if os.environ.get("VOILA_PREHEAT", "False") != "False":
-            import lab.cache  # noqa: F401  (a pooled kernel loads torch while it waits for a viewer)
+            _preload()
 
             try:
                 from voila.utils import wait_for_request
@@ -260,6 +263,23 @@ def _read_query(query: str | None) -> tuple[Config, dict[str, Any], list[str]]:
     cfg, problems = lenient_from_query(query)
     options = {"view": view, "fields": fields, "lang": lang, "page_intro": True}
     return cfg, options, problems + page_problems
+
+
+def _preload(patience: float = PRELOAD_PATIENCE) -> None:
+    """A pooled kernel loads torch before it waits for a viewer, once no student's training
+    waits for a core (refilling a pool of 20 costs ~2 CPU minutes: the class's work comes
+    first, lab/slots.py), or after `patience` seconds: a viewer may already wait for it."""
+    from lab.slots import TrainingSlots
+
+    slots = TrainingSlots.from_env()
+    deadline = time.monotonic() + patience
+    slot = (slots.acquire(lambda: time.monotonic() > deadline, background=True)
+            if slots is not None else None)
+    try:
+        import lab.cache  # noqa: F401
+    finally:
+        if slot is not None:
+            slot.release()
 
 
 def lesson_fields(cfg: Config) -> list[str]:

@@ -179,3 +179,20 @@ def _until(predicate, timeout=10.0) -> bool:
             return False
         time.sleep(0.002)
     return True
+
+
+def test_a_pooled_kernel_loads_torch_after_the_line_or_its_patience(tmp_path, monkeypatch):
+    import lab.ui
+
+    monkeypatch.setenv("LAB_QUEUE_DIR", str(tmp_path))
+    monkeypatch.setenv("LAB_TRAININGS", "1")
+    slots = TrainingSlots(tmp_path, 1, poll=0.005)
+    held = slots.acquire()  # a student trains and nothing frees the core
+    waited = []
+    t = threading.Thread(target=lambda: waited.append(lab.ui._preload(patience=0.3)))
+    t.start()
+    assert _until(lambda: slots.waiting() == 1)  # the pooled kernel is in line, at the back
+    t.join(10)
+    assert waited == [None] and not t.is_alive()  # it gave up waiting and went on
+    assert slots.busy() == 1 and slots.waiting() == 0  # without taking the student's core
+    held.release()
