@@ -405,13 +405,16 @@ def print_report(result: dict) -> None:
     print(f"sessions without error: {s['sessions_without_error']}/{s['sessions']} "
           f"({s['errors']} errors); kernel from the warm pool: {s['warm_pool_sessions']}, "
           f"started on demand: {s['on_demand_sessions']}; kernels at peak: {m['kernels_peak']}")
-    for label, rss, pss in (("per viewer's kernel", m["kernel_rss_mib"], m["kernel_pss_mib"]),
-                            ("per idle pooled kernel", m["idle_kernel_rss_mib"],
-                             m["idle_kernel_pss_mib"])):
+    rows = [("per viewer's kernel", m["kernel_rss_mib"], m["kernel_pss_mib"])]
+    if not cfg.get("hub"):  # no pool under the hub (the others are exiting kernels)
+        rows.append(("per idle pooled kernel", m["idle_kernel_rss_mib"],
+                     m["idle_kernel_pss_mib"]))
+    for label, rss, pss in rows:
         if rss["n"]:
             print(f"{label} (peak): PSS p50 {pss['p50'] or 0:.0f} MiB (max {pss['max'] or 0:.0f}),"
                   f" RSS p50 {rss['p50']:.0f} MiB (max {rss['max']:.0f}); {rss['n']} kernels")
-    print(f"server (voila + kernels) peak: PSS {m['server_pss_peak_mib']} MiB, "
+    what = "hub, proxy, servers + kernels" if cfg.get("hub") else "voila + kernels"
+    print(f"server ({what}) peak: PSS {m['server_pss_peak_mib']} MiB, "
           f"RSS {m['server_rss_peak_mib']} MiB; client peak RSS {m['client_rss_peak_mib']} MiB; "
           f"machine used {m['machine_used_before_mib']} -> {m['machine_used_peak_mib']} MiB")
     cpu = m["cpu_s"]
