@@ -59,8 +59,8 @@ def singleuser_environment(environ=os.environ) -> dict:
         # config/jupyter_server_config.py: the viewer settings for Voila's server extension.
         "JUPYTER_CONFIG_PATH": str(ROOT / "config"),
         "JUPYTER_RUNTIME_DIR": runtime_dir,
-        # The font cache the Makefile uses. Without it each student's first kernel, in its own
-        # home folder, builds a font cache of its own before its first figure.
+        # The virtualenv's font cache, as the Makefile sets it (a student's HOME is a new folder
+        # here: each first kernel would build a font cache of its own there).
         "MPLCONFIGDIR": environ.get("MPLCONFIGDIR") or str(Path(sys.prefix) / "matplotlib"),
     }
     # One result cache for the whole class, as with `make demo`. Unset, each student's kernel
