@@ -75,7 +75,7 @@ bench: $(STAMP)
 # http://127.0.0.1:$(HUB_PORT) with any name and password: the dummy authenticator, so the hub
 # listens on 127.0.0.1 only. Needs the [hub] extra and node's npm (configurable-http-proxy goes
 # into .hub/, which git ignores). Not part of `make test`.
-$(HUB_STAMP): $(STAMP)
+$(HUB_STAMP): $(STAMP) pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,hub]'
 	touch $(HUB_STAMP)
 
