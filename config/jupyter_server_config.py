@@ -21,6 +21,9 @@ tests/test_hub.py):
   JupyterHub's idle culler does for the Kubernetes set-up.
 """
 
+import os
+import signal
+import sys
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_runtime_dir
@@ -40,3 +43,11 @@ if len(jupyter_runtime_dir().encode()) + SOCKET_NAME > SOCKET_PATH_MAX:
 c.ServerApp.kernel_websocket_connection_class = c.Voila.kernel_websocket_connection_class
 c.VoilaConfiguration.theme = "light"
 c.ServerApp.shutdown_no_activity_timeout = 1800
+
+# JupyterHub's local spawner stops a student's server with SIGINT. Without a terminal (a hub run
+# as a service, or by the load test) the Jupyter server takes SIGINT as a KeyboardInterrupt: it
+# leaves its loop without its clean-up (kernels left to notice their parent is gone, its
+# jpserver-*.json left behind) and exited ~15 s later, so the hub waited 10 s per server before
+# its SIGTERM (make loadtest HUB=1). SIGTERM is the server's clean stop: SIGINT becomes it.
+if "JUPYTERHUB_SERVICE_URL" in os.environ and not (sys.stdin and sys.stdin.isatty()):
+    signal.signal(signal.SIGINT, lambda sig, frame: os.kill(os.getpid(), signal.SIGTERM))

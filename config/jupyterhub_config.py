@@ -96,5 +96,11 @@ c.Spawner.environment = singleuser_environment()
 # (a checkout not installed into the virtualenv) and the dashboard's own LAB_* limits.
 c.Spawner.env_keep = ["PATH", "LANG", "LC_ALL", "PYTHONPATH", "JUPYTERHUB_SINGLEUSER_APP",
                       *sorted(k for k in os.environ if k.startswith("LAB_") and k != "LAB_HUB_DIR")]
+# How long a student's server may take to answer after its start (JupyterHub's default: 30 s).
+# 20 students logging in at once on 2 cores start 20 servers together (~2-2.5 CPU s each):
+# 16 of 20 logins failed with "Server at .../user/<name>/api didn't respond in 30 seconds"
+# (make loadtest HUB=1 N=20 CLIENT=ws). A slow login is better than a failed one.
+c.Spawner.http_timeout = 180
+c.Spawner.start_timeout = 180
 if os.geteuid() == 0:  # a container's root, as here: Jupyter refuses root unless told
     c.Spawner.args = ["--allow-root"]

@@ -99,6 +99,15 @@ def test_students_share_one_result_cache_and_the_lab_limits_reach_their_kernels(
     assert {"LAB_CACHE_DIR", "LAB_MAX_SECONDS"} <= set(named.env_keep)
 
 
+def test_a_class_logging_in_at_once_has_time_to_get_its_servers():
+    sp = _load("jupyterhub_config.py").Spawner
+    # 20 servers starting together on 2 cores, ~2.5 CPU s each (the last answers after ~25 s of
+    # CPU, more with their kernels starting): JupyterHub's 30 s failed 16 of 20 logins.
+    students, server_cpu_s, cores = 20, 2.5, 2
+    assert sp.http_timeout >= 3 * students * server_cpu_s / cores
+    assert sp.start_timeout >= sp.http_timeout
+
+
 def _bindable(path: str) -> bool:
     """Whether a Unix socket can be bound at `path` (the kernel's ipc transport needs it)."""
     with socket.socket(socket.AF_UNIX) as s:
@@ -148,6 +157,23 @@ def test_kernels_use_tcp_where_the_runtime_folder_is_too_long_for_unix_sockets(e
         import shutil
 
         shutil.rmtree(base)
+
+
+@pytest.mark.parametrize("under_hub", [True, False])
+def test_a_students_server_stops_cleanly_on_the_hubs_sigint(under_hub):
+    """The spawner's SIGINT becomes SIGTERM (the server's clean stop) on a student's server."""
+    import signal
+    import subprocess
+
+    script = ("import os, signal, time; from traitlets.config.loader import PyFileConfigLoader; "
+              f"PyFileConfigLoader('jupyter_server_config.py', path={str(CONFIG)!r}).load_config();"
+              " os.kill(os.getpid(), signal.SIGINT); time.sleep(5)")
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTERHUB_SERVICE_URL"}
+    if under_hub:
+        env["JUPYTERHUB_SERVICE_URL"] = "http://127.0.0.1:1/user/student01/"
+    done = subprocess.run([sys.executable, "-c", script], env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=120)
+    assert done.returncode == -(signal.SIGTERM if under_hub else signal.SIGINT), done.stderr
 
 
 # ---------------------------------------------------------------- the viewer settings
