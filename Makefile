@@ -9,12 +9,16 @@ CLIENT ?= browser
 CACHE ?= off
 POOL ?=
 POOL_DELAY ?=
+HUB ?=
+HUB_PORT ?= 8000
+HUB_STAMP := $(VENV)/.hub-installed
+PROXY := .hub/node_modules/.bin/configurable-http-proxy
 
 # Matplotlib's font cache per virtual environment: a cache shared between environments can list
 # fonts another one removed, and its "findfont" warnings then reach the notebooks' outputs.
 export MPLCONFIGDIR := $(abspath $(VENV))/matplotlib
 
-.PHONY: demo warm test test-portable notebooks spread lint bench loadtest venv clean
+.PHONY: demo warm test test-portable notebooks spread lint bench loadtest hub venv clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -66,12 +70,30 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m lab.bench
 
+# JupyterHub on this machine (README: More students): a server per student, each opening the
+# dashboard with the demo's viewer settings (config/jupyterhub_config.py). Log in at
+# http://127.0.0.1:$(HUB_PORT) with any name and password: the dummy authenticator, so the hub
+# listens on 127.0.0.1 only. Needs the [hub] extra and node's npm (configurable-http-proxy goes
+# into .hub/, which git ignores). Not part of `make test`.
+$(HUB_STAMP): $(STAMP) pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,hub]'
+	touch $(HUB_STAMP)
+
+$(PROXY):
+	npm install --prefix .hub --no-audit --no-fund configurable-http-proxy@5
+
+hub: $(HUB_STAMP) $(PROXY) warm
+	@echo "JupyterHub on http://127.0.0.1:$(HUB_PORT)  (any name and password; Ctrl-C stops it)"
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/jupyterhub -f config/jupyterhub_config.py \
+		--port=$(HUB_PORT)
+
 # Not part of `make test`: N viewers at once on `make demo`'s server (README: Serving a class).
 # `make loadtest N=20`, or CLIENT=ws for protocol clients instead of headless chromium pages;
 # CACHE=off (default: every run trains), fresh (identical configs train once) or env.
-loadtest: $(STAMP)
+# HUB=1 CLIENT=ws: N students log in to `make hub`'s JupyterHub, each on a server of their own.
+loadtest: $(STAMP) $(if $(HUB),$(HUB_STAMP) $(PROXY))
 	$(BIN)/python tools/loadtest.py --sessions $(N) --client $(CLIENT) --cache $(CACHE) --pool "$(POOL)" \
-		--pool-delay "$(POOL_DELAY)"
+		--pool-delay "$(POOL_DELAY)" $(if $(HUB),--hub)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

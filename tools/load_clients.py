@@ -48,6 +48,7 @@ class Session:
     """What one viewer saw; times in seconds from the page request or the control change."""
 
     index: int
+    spawn_s: float | None = None  # JupyterHub: login -> the student's server answers
     kernel_id: str | None = None
     warm_kernel: bool | None = None  # True: the kernel was in the pool before the load began
     first_figure_s: float | None = None
@@ -60,7 +61,7 @@ class Session:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for key in ("first_figure_s", "first_finished_s"):
+        for key in ("spawn_s", "first_figure_s", "first_finished_s"):
             d[key] = None if d[key] is None else round(d[key], 3)
         for key in ("change_to_figure_s", "change_to_finished_s"):
             d[key] = [round(x, 3) for x in d[key]]
@@ -212,13 +213,27 @@ async def _problem(page) -> str | None:
 # ---------------------------------------------------------------- protocol clients
 
 
-async def ws_sessions(url: str, args, warm: set[str], sessions: list[Session]) -> None:
-    """Clients that fetch the page over HTTP and drive the widgets over the kernel websocket."""
+@dataclass(frozen=True)
+class Target:
+    """Where one ws client goes: the page, the server's base URL, the cookies to send."""
+
+    page: str  # the dashboard's URL
+    base: str  # the Jupyter (or Voila) server's base URL, ending in "/"
+    cookie: str = ""  # a Cookie header value (JupyterHub's login), or none
+
+
+async def ws_sessions(url: str, args, warm: set[str], sessions: list[Session],
+                      prepare=None) -> None:
+    """Clients that fetch the page over HTTP and drive the widgets over the kernel websocket.
+
+    prepare(http, session) -> Target, when given, runs first in each session (JupyterHub's login
+    and spawn); without it every session opens `url` on the stand-alone Voila server.
+    """
     from tornado.httpclient import AsyncHTTPClient
 
     http = AsyncHTTPClient(force_instance=True, max_clients=max(10, len(sessions)))
     try:
-        await asyncio.gather(*(_bounded(_ws_session(http, s, url, args, warm), s, args)
+        await asyncio.gather(*(_bounded(_ws_session(http, s, url, args, warm, prepare), s, args)
                                for s in sessions))
     finally:
         http.close()
@@ -267,12 +282,17 @@ class _Widgets:
             self.status = state["value"]
 
 
-async def _ws_session(http, s: Session, url: str, args, warm: set[str]) -> None:
+async def _ws_session(http, s: Session, url: str, args, warm: set[str], prepare=None) -> None:
     from websockets.asyncio.client import connect
 
     await _staggered(s.index, args)
+    target = Target(url, url) if prepare is None else await prepare(http, s)
+    if target is None:  # the login or the spawn failed: prepare recorded why
+        return
+    cookies = {"Cookie": target.cookie} if target.cookie else {}
     t0 = time.perf_counter()
-    resp = await http.fetch(url, request_timeout=args.wait, raise_error=False)
+    resp = await http.fetch(target.page, request_timeout=args.wait, raise_error=False,
+                            headers=cookies)
     if resp.code != 200:
         s.errors.append(f"HTTP {resp.code} for the page")
         return
@@ -286,30 +306,48 @@ async def _ws_session(http, s: Session, url: str, args, warm: set[str]) -> None:
         return
     s.kernel_id = found[1]
     s.warm_kernel = s.kernel_id in warm
-    # Double-submit XSRF token for the shutdown request: the same value as cookie and field.
+    # Double-submit XSRF token for the shutdown request: the same value as cookie and field
+    # (under JupyterHub, the _xsrf cookie its login set for the student's server).
     xsrf = next((c.split("=", 1)[1].split(";")[0] for c in resp.headers.get_list("Set-Cookie")
-                 if c.startswith("_xsrf=")), uuid.uuid4().hex)
+                 if c.startswith("_xsrf=")), None) or _cookie(target.cookie, "_xsrf")
     client_session = uuid.uuid4().hex
-    ws_url = (url.replace("http://", "ws://", 1)
+    ws_url = (target.base.replace("http://", "ws://", 1)
               + f"api/kernels/{s.kernel_id}/channels?session_id={client_session}")
     widgets = _Widgets()
     try:
-        async with connect(ws_url, subprotocols=[V1], max_size=None,
-                           open_timeout=args.wait) as ws:
+        async with connect(ws_url, subprotocols=[V1], max_size=None, open_timeout=args.wait,
+                           additional_headers=cookies) as ws:
             reader = asyncio.ensure_future(_read(ws, widgets, s))
             try:
                 await _drive(ws, widgets, s, t0, args, client_session)
             finally:
                 reader.cancel()
     finally:  # what the page's beforeunload beacon does: the kernel stops now
-        await _shutdown(http, url, s.kernel_id, xsrf)
+        await _shutdown(http, target, s.kernel_id, xsrf)
 
 
-async def _shutdown(http, url: str, kernel_id: str, xsrf: str) -> None:
+def _cookie(header: str, name: str) -> str:
+    """The value of cookie `name` in a Cookie header ("a=1; b=2"), or a fresh random token."""
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return uuid.uuid4().hex
+
+
+def _with_cookie(header: str, name: str, value: str) -> str:
+    """A Cookie header with `name` set to `value`, in place of any value it had."""
+    kept = [x.strip() for x in header.split(";")
+            if x.strip() and x.strip().partition("=")[0] != name]
+    return "; ".join([*kept, f"{name}={value}"])
+
+
+async def _shutdown(http, target: Target, kernel_id: str, xsrf: str) -> None:
     try:
         body = urlencode({"_xsrf": xsrf})
-        await http.fetch(f"{url}voila/api/shutdown/{kernel_id}", method="POST", body=body,
-                         headers={"Cookie": f"_xsrf={xsrf}",
+        await http.fetch(f"{target.base}voila/api/shutdown/{kernel_id}", method="POST",
+                         body=body,
+                         headers={"Cookie": _with_cookie(target.cookie, "_xsrf", xsrf),
                                   "Content-Type": "application/x-www-form-urlencoded"},
                          raise_error=False, request_timeout=30)
     except Exception:  # noqa: BLE001 - the server stops every kernel at the end anyway

@@ -2,6 +2,7 @@
 
     make loadtest N=10             # N headless chromium pages (one browser, a context each)
     make loadtest N=10 CLIENT=ws   # N protocol clients: the HTTP page + the kernel websocket
+    make loadtest HUB=1 N=10 CLIENT=ws   # the same through JupyterHub (`make hub`): N students
 
 Starts Voila as `make demo` does (config/voila.py, one torch/OpenMP thread per kernel) on a free
 127.0.0.1 port, waits until its preheated kernel pool is ready and idle, then opens N sessions
@@ -15,6 +16,12 @@ per-kernel memory (RSS, and PSS: shared library pages split between the processe
 them), the server's and the client's memory and CPU, and every error (page errors, console
 errors, HTTP errors, Voila error pages, the dashboard's "Something went wrong", timeouts).
 Voila, its kernels and chromium are stopped on every way out (errors, timeouts, Ctrl-C).
+
+With --hub, JupyterHub (config/jupyterhub_config.py, tools/hub.py) instead of Voila: each
+session logs a student in (the dummy authenticator), follows the spawn of their own Jupyter
+server, then opens the dashboard there through the hub's proxy and drives it as above; spawn time
+is measured too. The hub, its proxy, the students' servers and their kernels are stopped on every
+way out; only the ws client is supported there.
 
 The browser client measures what a viewer sees (an image decoded on the page) but spends the
 same two cores as the server: its CPU is reported. The ws client (no browser) speaks the
@@ -39,6 +46,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import hub as jhub
 import psutil
 from load_clients import Session, browser_sessions, ws_sessions
 
@@ -213,6 +221,8 @@ class Meter:
         self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (role, CPU seconds, last seen)
         self.cpu0: dict[int, float] = {}  # CPU seconds at the start, for processes then alive
         self.kernels: set[int] = set()  # pids seen as kernels
+        self.roles: dict[int, str] = {}  # pid -> role of the other server processes
+        self.server_rss: dict[int, int] = {}  # pid -> peak RSS of a student's Jupyter server
         self.server_rss_peak = self.server_pss_peak = self.client_rss_peak = 0
         self.kernels_peak = 0
         self.machine_used0 = _machine_used()
@@ -238,12 +248,13 @@ class Meter:
         # Once a kernel, always a kernel: an exiting kernel (a zombie until Voila reaps it) has
         # no command line left, and its CPU seconds would be counted as Voila's.
         out = []
+        role = getattr(self.server, "role", lambda p: "voila")  # hub mode: hub / server
         for p in server:
             if p.pid in self.kernels or _is_kernel(p):
                 self.kernels.add(p.pid)
                 out.append(("kernel", p))
             else:
-                out.append(("voila", p))
+                out.append((self.roles.setdefault(p.pid, role(p)), p))
         me = psutil.Process()
         out.append(("client", me))
         for p in _try(me.children, True) or []:  # playwright's driver and chromium
@@ -272,6 +283,8 @@ class Meter:
                 client_rss += mem.rss
                 continue
             server_rss += mem.rss
+            if role == "server":
+                self.server_rss[p.pid] = max(self.server_rss.get(p.pid, 0), mem.rss)
             if pss:
                 server_pss += mem.pss
             if role == "kernel":
@@ -290,7 +303,7 @@ class Meter:
         """Peaks; per-kernel memory apart for kernels that served a viewer and the others."""
         cpu: dict[str, float] = {"kernel": 0.0, "voila": 0.0, "client": 0.0}
         for pid, (role, seconds) in self.cpu.items():
-            cpu[role] += seconds - self.cpu0.get(pid, 0.0)
+            cpu[role] = cpu.get(role, 0.0) + seconds - self.cpu0.get(pid, 0.0)
 
         def mib(peaks: dict[str, int], served: bool) -> dict:
             return _stats([v / MIB for k, v in peaks.items()
@@ -308,6 +321,8 @@ class Meter:
             "machine_used_before_mib": round(self.machine_used0 / MIB),
             "machine_used_peak_mib": round(self.machine_used_peak / MIB),
             "cpu_s": {k: round(v, 1) for k, v in cpu.items()},
+            # JupyterHub: each student's Jupyter server (Voila's server extension in it)
+            "user_server_rss_mib": _stats([v / MIB for v in self.server_rss.values()]),
         }
 
 
@@ -349,6 +364,7 @@ def summarize(sessions: list[Session]) -> dict:
     return {
         "sessions": len(sessions),
         "sessions_without_error": len(ok),
+        "spawn_s": _stats([s.spawn_s for s in sessions if s.spawn_s]),
         "errors": sum(len(s.errors) for s in sessions),
         "first_figure_s": _stats([s.first_figure_s for s in sessions if s.first_figure_s]),
         "first_finished_s": _stats([s.first_finished_s for s in sessions
@@ -364,6 +380,9 @@ def summarize(sessions: list[Session]) -> dict:
 def print_report(result: dict) -> None:
     s, m, cfg = result["summary"], result["resources"], result["settings"]
     print()
+    if cfg.get("hub"):
+        print(f"Through JupyterHub ({cfg['hub']}): a Jupyter server per student, "
+              "no preheated pool")
     print(f"Gradient Lab load test: {s['sessions']} {result['client']} sessions at once, "
           f"{result['changes']} depth changes each; pool {cfg['pool_size']}, "
           f"{cfg['threads_per_kernel']} thread per kernel, culling after "
@@ -374,7 +393,8 @@ def print_report(result: dict) -> None:
     if cfg["voila_args_added"]:
         print(f"NOT the committed settings: voila started with {' '.join(cfg['voila_args_added'])}")
     print(f"{'':34}{'p50':>8}{'p95':>8}{'max':>8}{'n':>5}")
-    for key, label in (("first_figure_s", "open -> first figure"),
+    rows = (("spawn_s", "login -> own server answers"),) if s["spawn_s"]["n"] else ()
+    for key, label in (*rows, ("first_figure_s", "open -> first figure"),
                        ("first_finished_s", "open -> first run finished"),
                        ("change_to_figure_s", "depth change -> new figure"),
                        ("change_to_finished_s", "depth change -> run finished")):
@@ -385,18 +405,29 @@ def print_report(result: dict) -> None:
     print(f"sessions without error: {s['sessions_without_error']}/{s['sessions']} "
           f"({s['errors']} errors); kernel from the warm pool: {s['warm_pool_sessions']}, "
           f"started on demand: {s['on_demand_sessions']}; kernels at peak: {m['kernels_peak']}")
-    for label, rss, pss in (("per viewer's kernel", m["kernel_rss_mib"], m["kernel_pss_mib"]),
-                            ("per idle pooled kernel", m["idle_kernel_rss_mib"],
-                             m["idle_kernel_pss_mib"])):
+    rows = [("per viewer's kernel", m["kernel_rss_mib"], m["kernel_pss_mib"])]
+    if not cfg.get("hub"):  # no pool under the hub (the others are exiting kernels)
+        rows.append(("per idle pooled kernel", m["idle_kernel_rss_mib"],
+                     m["idle_kernel_pss_mib"]))
+    for label, rss, pss in rows:
         if rss["n"]:
             print(f"{label} (peak): PSS p50 {pss['p50'] or 0:.0f} MiB (max {pss['max'] or 0:.0f}),"
                   f" RSS p50 {rss['p50']:.0f} MiB (max {rss['max']:.0f}); {rss['n']} kernels")
-    print(f"server (voila + kernels) peak: PSS {m['server_pss_peak_mib']} MiB, "
+    what = "hub, proxy, servers + kernels" if cfg.get("hub") else "voila + kernels"
+    print(f"server ({what}) peak: PSS {m['server_pss_peak_mib']} MiB, "
           f"RSS {m['server_rss_peak_mib']} MiB; client peak RSS {m['client_rss_peak_mib']} MiB; "
           f"machine used {m['machine_used_before_mib']} -> {m['machine_used_peak_mib']} MiB")
     cpu = m["cpu_s"]
-    print(f"CPU: kernels {cpu['kernel']} s, voila {cpu['voila']} s, client {cpu['client']} s "
-          f"in {result['load_wall_s']} s of wall time")
+    if cfg.get("hub"):
+        us = m["user_server_rss_mib"]
+        print(f"per student's Jupyter server (peak): RSS p50 {us['p50'] or 0:.0f} MiB "
+              f"(max {us['max'] or 0:.0f}); {us['n']} servers")
+        print(f"CPU: kernels {cpu['kernel']} s, students' servers {cpu.get('server', 0.0)} s, "
+              f"hub + proxy {cpu.get('hub', 0.0)} s, client {cpu['client']} s "
+              f"in {result['load_wall_s']} s of wall time")
+    else:
+        print(f"CPU: kernels {cpu['kernel']} s, voila {cpu['voila']} s, client {cpu['client']} s "
+              f"in {result['load_wall_s']} s of wall time")
     for sess in result["sessions"]:
         for err in sess["errors"]:
             print(f"  session {sess['index']}: {err}")
@@ -407,9 +438,16 @@ def print_report(result: dict) -> None:
 
 async def _run_sessions(args, server: Server, warm: set[str], sessions: list[Session]) -> None:
     """Run the sessions (results land in `sessions`), all within --max-minutes."""
-    run = browser_sessions if args.client == "browser" else ws_sessions
+    if args.hub:
+        async def prepare(http, s: Session):
+            return await jhub.login(http, server.url, s, args)
+
+        job = ws_sessions(server.url, args, warm, sessions, prepare)
+    else:
+        run = browser_sessions if args.client == "browser" else ws_sessions
+        job = run(server.url, args, warm, sessions)
     try:
-        await asyncio.wait_for(run(server.url, args, warm, sessions), args.max_minutes * 60)
+        await asyncio.wait_for(job, args.max_minutes * 60)
     except asyncio.TimeoutError:
         for s in sessions:
             if not s.errors and len(s.change_to_finished_s) < args.changes:
@@ -425,6 +463,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("-n", "--sessions", type=int, default=5, help="concurrent viewers (5)")
     p.add_argument("--client", choices=("browser", "ws"), default="browser")
+    p.add_argument("--hub", action="store_true",
+                   help="through JupyterHub (config/jupyterhub_config.py): each session logs a "
+                        "student in and waits for their own server (needs --client ws)")
+    p.add_argument("--spawn-timeout", type=float, default=300.0,
+                   help="--hub: seconds from a login to the student's server answering (300)")
     p.add_argument("--changes", type=int, default=3, help="depth changes per session (3)")
     p.add_argument("--think", type=float, default=1.0,
                    help="seconds between a finished run and the next change (1)")
@@ -450,10 +493,18 @@ def main(argv: list[str] | None = None) -> int:
                         "--voila-arg=--VoilaConfiguration.default_pool_size=0 (repeatable)")
     p.add_argument("--chromium", default=os.environ.get("CHROMIUM") or "/usr/bin/chromium")
     p.add_argument("--json", default=str(ROOT / "loadtest.json"), help="where to write results")
-    p.add_argument("--log", default=str(ROOT / "loadtest-voila.log"), help="Voila's log")
+    p.add_argument("--log", default=None,
+                   help="the server's log (loadtest-voila.log; --hub: loadtest-hub.log)")
     args = p.parse_args(argv)
     if args.sessions < 1:
         p.error("--sessions must be at least 1")
+    if args.hub and args.client != "ws":
+        p.error("--hub drives the students' dashboards with protocol clients: add --client ws "
+                "(make loadtest HUB=1 CLIENT=ws)")
+    if args.hub:
+        missing = jhub.missing_parts()
+        if missing:
+            p.error(f"--hub needs {missing} (make hub installs them)")
     if args.client == "browser" and not os.access(args.chromium, os.X_OK):
         p.error(f"no chromium at {args.chromium} (set $CHROMIUM, or use --client ws)")
 
@@ -477,19 +528,29 @@ def main(argv: list[str] | None = None) -> int:
             settings["pool_size"] = int(found[1])
     load_before = [round(x, 2) for x in os.getloadavg()]
     cache_folder = tempfile.mkdtemp(prefix="lab-loadtest-cache-")
-    server = Server(_free_port(), Path(args.log), args.voila_arg,
-                    cache_env(args.cache, cache_folder))
+    if args.hub:
+        hub_state = Path(tempfile.mkdtemp(prefix="lab-loadtest-hub-"))
+        server = jhub.Hub((_free_port(), _free_port(), _free_port()),
+                          Path(args.log or ROOT / "loadtest-hub.log"), hub_state,
+                          {**THREAD_ENV, **cache_env(args.cache, cache_folder)})
+        settings.update(jhub.hub_settings())
+    else:
+        hub_state = None
+        server = Server(_free_port(), Path(args.log or ROOT / "loadtest-voila.log"),
+                        args.voila_arg,
+                        cache_env(args.cache, cache_folder))
     settings["cache"] = args.cache
     meter = None
     sessions: list[Session] = []
     result: dict = {}
     t_load = time.monotonic()
     try:
-        print(f"starting voila on {server.url} (log: {args.log}) ...", flush=True)
+        what = "jupyterhub" if args.hub else "voila"
+        print(f"starting {what} on {server.url} (log: {server.log_path}) ...", flush=True)
         server.start()
         ready = server.wait_ready(timeout=180)
         warm = set(server.kernel_ids())  # the pool, ready before any viewer came
-        print(f"voila ready: {ready}; {len(warm)} preheated kernel(s); opening "
+        print(f"{what} ready: {ready}; {len(warm)} preheated kernel(s); opening "
               f"{args.sessions} {args.client} session(s) ...", flush=True)
         meter = Meter(server)
         meter.start()
@@ -501,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         log = server.log()  # before the shutdown, whose kernels log their closed sockets
         result["voila_ready"] = ready
     except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted: stopping voila and its kernels", file=sys.stderr)
+        print("interrupted: stopping the server(s) and kernels", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 - reported, and the server is still stopped
         print(f"load test failed: {type(e).__name__}: {e}", file=sys.stderr)
@@ -513,6 +574,8 @@ def main(argv: list[str] | None = None) -> int:
             meter._stop.set()
         server.stop()
         shutil.rmtree(cache_folder, ignore_errors=True)
+        if hub_state is not None:
+            shutil.rmtree(hub_state, ignore_errors=True)
     result.update({
         "client": args.client, "changes": args.changes, "think_s": args.think,
         "ramp_s": args.ramp, "settings": settings,
