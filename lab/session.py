@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lab import i18n, trace
+from lab import i18n
 from lab.config import Config
 from lab.pacing import FramePacer
 from lab.worker import NewestWorker
@@ -181,7 +181,6 @@ class TrainingSession:
     def _train(self, generation: int, cfg: Config) -> None:
         from lab.cache import train_cached  # torch loads here, on the worker
 
-        trace.mark("worker", generation=generation)
         t0 = time.perf_counter()
         # at most a frame a second, and drawing at most a quarter of this thread's CPU time,
         # however busy the machine is (lab/pacing.py)
@@ -204,7 +203,6 @@ class TrainingSession:
         """Draw `run` and report its frame unless a newer config has been asked for since."""
         if self.worker.cancelled(generation):
             return
-        trace.mark("frame", at_init=run.at_init, steps=run.steps_done)
         view = self.views.of(run, self.pinned)
         if not self._draw(view, generation):
             return

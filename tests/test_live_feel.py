@@ -39,11 +39,11 @@ PAGE = [["status", E - 900, "depth 10 · ... · finished 300 steps"],
         ["src", E + 1010, "blob:b"], ["status", E + 1400, "depth 9 · finished 300 steps"]]
 KERNEL = [_kernel("control", 8, 5.0, "MainThread", field="depth", value=9),
           _kernel("handled", 9, 5.001, "MainThread"),
-          _kernel("worker", 10, 1.0), _kernel("frame", 25, 1.012, at_init=True),
+          _kernel("inspect", 10, 1.0), _kernel("inspected", 25, 1.012),
           _kernel("draw", 26, 1.013, at_init=True), _kernel("drawn", 120, 1.1),
           _kernel("encoded", 290, 1.25, bytes=200_000), _kernel("sent", 292, 1.251),
-          _kernel("frame", 800, 1.8, at_init=False), _kernel("draw", 801, 1.801, at_init=False),
-          _kernel("drawn", 810, 1.81), _kernel("encoded", 1000, 2.0, bytes=210_000)]
+          _kernel("draw", 800, 1.8, at_init=False), _kernel("drawn", 810, 1.81),
+          _kernel("encoded", 1000, 2.0, bytes=210_000)]
 
 
 def test_stages_add_up_to_the_first_figure_and_the_run(live):
@@ -54,7 +54,7 @@ def test_stages_add_up_to_the_first_figure_and_the_run(live):
                 "paint": 10, "train": 510, "final_frame": 200, "final_to_page": 400,
                 "inspect_cpu": 12, "view_cpu": 1, "draw_cpu": 87, "encode_cpu": 150,
                 "final_frame_cpu": 200, "first_figure": 325, "first_painted": 335,
-                "finished": 1400, "frames": 2, "drawing_during_run": 264 + 199,
+                "finished": 1400, "frames": 2, "drawing_during_run": 264 + 200,
                 "png_bytes": 200_000, "bytes_received": 410_000}
     for key, value in expected.items():
         assert move[key] == pytest.approx(value, abs=0.15), key

@@ -86,13 +86,11 @@ def test_a_control_move_marks_each_step_of_the_dashboard_in_order(tmp_path, monk
     assert caller[0]["field"] == "depth" and caller[0]["value"] == 5
     worker = [r for r in records if r["thread"] == "lab-trainer"]
     steps = [r["event"] for r in worker]
-    per_frame = ["frame", "draw", "drawn", "encoded", "sent", "shown"]
-    assert steps[0] == "worker"
-    assert steps[1:] == per_frame * (len(steps[1:]) // len(per_frame))
-    frames = [r for r in worker if r["event"] == "frame"]
-    assert frames[0]["at_init"] and not any(f["at_init"] for f in frames[1:])
-    assert frames[-1]["steps"] == d.run.steps_done == 30
+    per_frame = ["draw", "drawn", "encoded", "sent", "shown"]
+    assert steps[:2] == ["inspect", "inspected"]  # lab.inspect, then its frame
+    assert steps[2:] == per_frame * (len(steps[2:]) // len(per_frame)) and len(steps) > 7
     draws = [r for r in worker if r["event"] == "draw"]
+    assert draws[0]["at_init"] and not any(r["at_init"] for r in draws[1:])
     assert {r["depth"] for r in draws} == {5}
     last_png = [r for r in worker if r["event"] == "encoded"][-1]
     assert last_png["bytes"] == len(d.image.value)  # the PNG the Image widget holds

@@ -1,20 +1,22 @@
 """Live feel for one student: slider -> first new figure and -> finished run, in a real browser.
 
-    .venv/bin/python tools/live_feel.py            # 10 moves of the depth slider, idle server
+    .venv/bin/python tools/live_feel.py              # 10 moves of the depth slider, idle server
+    .venv/bin/python tools/live_feel.py --field lr   # the learning rate: the default network
 
 Starts Voila as `make demo` does (tools/loadtest.py's Server: config/voila.py, one torch thread
 per kernel, its preheated pool) with an empty result cache (every move trains) and LAB_TRACE
 set, so the kernel appends its steps to a trace file (lab/trace.py). Opens the dashboard in
 headless chromium at a desktop size, waits for the first run to finish, then moves the depth
-slider MOVES times (values around the default 10, each new) and waits for each run to finish.
+slider (or the learning rate) MOVES times, each value new, and waits for each run to finish.
 
 Every step is timed on one clock, the machine's epoch time: time.time() in the kernel,
 performance.timeOrigin + performance.now() in the page. Per move, the way from the key press
 in the slider's readout to the first new figure on screen is cut into stages (each from the
 end of the one before): the page sending the widget message, the message reaching the kernel,
-the kernel's control handler until the worker starts, inspect (cache look-up and lab.inspect's
-step 0), the frame view (diagnosis), drawing (figure update), PNG encoding, the image reaching
-the page (send, Voila, websocket), the widget manager setting the <img>, decoding, painting.
+the kernel's control handler until inspect starts (worker, cache look-up), lab.inspect's step
+0, the frame view (diagnosis), drawing (figure.update), rasterizing and encoding (figure.png),
+the image reaching the page (send, Voila, websocket), the widget manager setting the <img>,
+decoding, painting. The kernel's stages also get the worker thread's CPU time.
 Prints p50/p95 per stage and writes test-artifacts/live_feel.json.
 """
 
@@ -104,8 +106,8 @@ NEW_DONE_JS = """([old, pattern]) => {
 STAGES = (
     ("page_send", "key press -> widget message sent (page)"),
     ("to_kernel", "message -> kernel's control handler (Voila, zmq)"),
-    ("handler", "control handler -> worker starts"),
-    ("inspect", "worker -> step-0 Run (cache look-up, lab.inspect)"),
+    ("handler", "handler -> inspect starts (worker wakes, cache look-up)"),
+    ("inspect", "lab.inspect (step-0 Run: one forward/backward)"),
     ("view", "step-0 Run -> drawing starts (frame view, diagnosis)"),
     ("draw", "figure.update (artists; a new layout if depth changed)"),
     ("encode", "figure.png (rasterize changed panels, PNG encode)"),
@@ -115,12 +117,12 @@ STAGES = (
     ("paint", "decoded -> painted"),
 )
 # the worker thread's CPU time between two of its marks: (name, from, to)
-CPU_STAGES = (("inspect", "worker", "inspected"), ("view", "inspected", "draw"),
+CPU_STAGES = (("inspect", "inspect", "inspected"), ("view", "inspected", "draw"),
               ("draw", "draw", "drawn"), ("encode", "drawn", "encoded"))
 # after the first figure's PNG, to the finished status line in the page (these add up too)
 RUN_STAGES = (
-    ("train", "step-0 PNG -> last frame's Run (training, other frames)"),
-    ("final_frame", "last frame: view, drawing, encoding"),
+    ("train", "step-0 PNG -> last frame's drawing starts (training, other frames)"),
+    ("final_frame", "last frame: drawing, encoding"),
     ("final_to_page", "last PNG -> finished status line in the page"),
 )
 
@@ -146,8 +148,8 @@ def analyse(value: float, page: list, kernel: list[dict], field: str = "depth") 
     at = {"enter": enter}  # each step's first event after the one before
     marks = [("sent_msg", p, "ws_out", lambda r: True),
              ("control", k, "control", lambda r: r[2].get("field") == field),
-             ("worker", k, "worker", lambda r: True),
-             ("inspected", k, "frame", lambda r: r[2].get("at_init")),
+             ("inspect", k, "inspect", lambda r: True),
+             ("inspected", k, "inspected", lambda r: True),
              ("draw", k, "draw", lambda r: r[2].get("at_init")),
              ("drawn", k, "drawn", lambda r: True),
              ("encoded", k, "encoded", lambda r: True),
@@ -170,9 +172,9 @@ def analyse(value: float, page: list, kernel: list[dict], field: str = "depth") 
     stages = {name: t[b] - t[a]
               for (name, _), a, b in zip(STAGES, order[:-1], order[1:], strict=True)}
     # the run after the first figure: training (and any intermediate frames) until the last
-    # frame's Run, that frame's drawing and encoding, then its status line in the page
+    # frame's drawing, that drawing and its encoding, then its status line in the page
     run = [r for r in k if t["encoded"] < r[1] <= done[1]]
-    final = [r for r in run if r[0] == "frame"]
+    final = [r for r in run if r[0] == "draw"]
     final_png = [r for r in run if r[0] == "encoded"]
     if not final or not final_png:
         return {**out, "error": "no final frame in the kernel's trace"}
