@@ -215,12 +215,11 @@ class DashboardScreen(SessionListener):
         trace.mark("draw", at_init=view.run.at_init, depth=view.run.config.depth)
         figure.update(view.run, pinned=view.pinned, view=view)
         trace.mark("drawn")
-        png = figure.png()
-        trace.mark("encoded", bytes=len(png))
-        return png
+        return figure.png()
 
     def on_image(self, image: bytes) -> None:
         """Show the newest figure."""
+        trace.mark("encoded", bytes=len(image))  # png() returned just before (session._draw)
         self.dash.image.value = self.dash.last_png = image
         trace.mark("sent")
 

@@ -189,11 +189,13 @@ def analyse(value: float, page: list, kernel: list[dict], field: str = "depth") 
         end = _first(k, start[1], "encoded")
         drawing += end[1] - start[1] if end is not None and end[1] <= done[1] else 0.0
     received = sum(r[2] for r in p if r[0] == "ws_in" and enter[1] <= r[1] <= done[1])
+    # every large message of the move, until 0.3 s after the finished status (ms, bytes)
+    large = [[round(r[1] - enter[1], 1), r[2]] for r in p if r[0] == "ws_in" and r[1] >= enter[1]]
     out.update(first_figure=t["decoded"] - t["enter"], first_painted=t["painted"] - t["enter"],
                finished=done[1] - t["enter"], **stages, **cpu, frames=len(frames),
                drawing_during_run=drawing, png_bytes=at["encoded"][2].get("bytes"),
-               bytes_received=received)
-    return {key: round(v, 1) if isinstance(v, float) else v for key, v in out.items()}
+               bytes_received=received, large_messages=large)
+    return {key: round(v, 1) if isinstance(v, float) else v for key, v in out.items()}  # ms
 
 
 def percentile(values: list[float], q: float) -> float:
