@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sys
 import tempfile
@@ -298,18 +299,21 @@ def main(argv: list[str] | None = None) -> int:
         cache.mkdir()
         server = Server(_free_port(), Path(args.log),
                         env={"LAB_CACHE_DIR": str(cache), trace.ENV: str(trace_file)})
+        load = {"before": os.getloadavg()[0]}  # the machine may be shared: how busy it was
         try:
             server.start()
             ready = server.wait_ready(180)
             moves, display = asyncio.run(drive(server.url, args, trace_file))
         finally:
             server.stop()
+        load["after"] = os.getloadavg()[0]
     stats = summary(moves)
     print(table(stats))
     print(f"figure: {display['natural']} px drawn, shown {display['shown']} CSS px wide at "
           f"devicePixelRatio {display['dpr']}")
-    result = {"field": args.field, "ready": ready, "display": display, "summary": stats,
-              "moves": moves}
+    print(f"load average (1 min) before {load['before']:.2f}, after {load['after']:.2f}")
+    result = {"field": args.field, "ready": ready, "display": display, "load_average": load,
+              "summary": stats, "moves": moves}
     Path(args.json).write_text(json.dumps(result, indent=1))
     print(f"wrote {args.json}")
     return 0 if all("error" not in m for m in moves) else 1
