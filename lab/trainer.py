@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from lab import allocator, probes
+from lab import allocator, probes, trace
 from lab.config import Config
 from lab.data import Dataset, load
 from lab.evaluation import Evaluator, Watch
@@ -54,8 +54,10 @@ class Batches:
 
 def inspect(cfg: Config) -> Run:
     """Record step 0 only: one forward/backward at initialization on the first batch, no update."""
+    trace.mark("inspect")
     run = TrainingLoop(ModuleBackend(cfg), steps=1, update=False, pace=Pace()).run()[0]
     run.at_init = True
+    trace.mark("inspected")
     return run
 
 

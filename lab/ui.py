@@ -12,7 +12,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from lab import i18n, presets
+from lab import i18n, presets, trace
 from lab.config import Config, lenient_from_query
 from lab.controls import LABELS
 from lab.layout import VIEWS, page_options
@@ -119,6 +119,7 @@ class Dashboard(_SessionState, DashboardLayout):
     def _on_control(self, field: str, value: Any) -> None:
         if self._applying:
             return
+        trace.mark("control", field=field, value=value)
         try:
             cfg = self.config.replace(**{field: value})
         except ValueError as e:  # cnn with 2-D data
@@ -132,6 +133,7 @@ class Dashboard(_SessionState, DashboardLayout):
         self.set_message()
         self.presets.value = ""  # the scenario no longer matches a preset
         self.set_config(cfg)
+        trace.mark("handled")
 
     def _on_preset(self, name: str) -> None:
         if self._relabeling:
@@ -213,7 +215,9 @@ class DashboardScreen(SessionListener):
     def draw(self, view: FrameView) -> bytes:
         """Update the figure's artists to `view` and encode it."""
         figure = self.dash.figure
+        trace.mark("draw", at_init=view.run.at_init, depth=view.run.config.depth)
         figure.update(view.run, pinned=view.pinned, view=view)
+        trace.mark("drawn")
         return figure.png()
 
     def signature(self) -> tuple:
@@ -224,7 +228,9 @@ class DashboardScreen(SessionListener):
 
     def on_image(self, image: bytes) -> None:
         """Show the newest figure."""
+        trace.mark("encoded", bytes=len(image))  # png() returned just before (session._draw)
         self.dash.image.value = self.dash.last_png = image
+        trace.mark("sent")
 
     def on_frame(self, frame: Frame) -> None:
         """Progress, status and verdict of the frame just drawn; downloads once it is final."""
@@ -233,6 +239,7 @@ class DashboardScreen(SessionListener):
         dash.show_texts(frame.status, frame.view.diagnosis)
         if frame.run.finished and not frame.at_init:
             dash.show_downloads(frame.run.config, dash.last_png)
+        trace.mark("shown", at_init=frame.at_init, finished=frame.run.finished)
 
     def on_status(self, status: LangText) -> None:
         """A status line without a frame (a failed training)."""
