@@ -37,8 +37,11 @@ class _TimedPacer(FramePacer):
         return due
 
 
-def dashboard_run(cfg: Config, figure, views) -> dict:
-    """One run of `cfg` drawn as the dashboard draws it; CPU seconds by phase, frames, bytes."""
+def dashboard_run(cfg: Config, figure, views, cold: bool = False) -> dict:
+    """One run of `cfg` drawn as the dashboard draws it; CPU seconds by phase, frames, bytes.
+
+    `cold`: the figure forgets the static pixels it kept, as for limits it never showed.
+    """
     from lab.cache import train_cached
     from lab.session import DRAW_EVERY, DRAW_SHARE
     from lab.ui import DashboardScreen
@@ -62,6 +65,8 @@ def dashboard_run(cfg: Config, figure, views) -> dict:
         elif not run.finished:
             pacer.drew()
 
+    if cold:
+        figure.blitter.forget()
     start = time.thread_time()
     train_cached(cfg, on_frame=on_frame, cache=None, frame_due=pacer.due, inspect_first=True)
     total = time.thread_time() - start
@@ -73,7 +78,9 @@ def dashboard_run(cfg: Config, figure, views) -> dict:
 
 
 def bench_dashboard_split(cfg: Config, repeats: int) -> dict:
-    """The dashboard's CPU split for `cfg`: median of `repeats` runs after a warm one.
+    """The dashboard's CPU split for `cfg`: medians of `repeats` runs after a warm one, each
+    drawn with the figure's kept pixels ("warm": the config shown before, as a student going
+    back to it) and without them ("cold": limits never shown before), interleaved.
 
     One figure serves every run, as one dashboard's does; each run gets fresh FrameViews, as a
     new config would (its theory prediction is drawn once per config).
@@ -83,7 +90,15 @@ def bench_dashboard_split(cfg: Config, repeats: int) -> dict:
 
     figure = DashboardFigure()
     dashboard_run(cfg, figure, Views())  # imports, data, the figure built once
-    runs = [dashboard_run(cfg, figure, Views()) for _ in range(repeats)]
+    warm, cold = [], []
+    for _ in range(repeats):
+        cold.append(dashboard_run(cfg, figure, Views(), cold=True))
+        warm.append(dashboard_run(cfg, figure, Views()))
+    return {"cold": _summary(cold), "warm": _summary(warm)}
+
+
+def _summary(runs: list[dict]) -> dict:
+    """Medians (with min, max) of a few dashboard_run results."""
     per_frame = {name: statistics.median(r["phases"][name] / r["frames"] for r in runs)
                  for name in PHASES}
     return {"train": stats([r["train"] for r in runs]), "draw": stats([r["draw"] for r in runs]),

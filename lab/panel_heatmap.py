@@ -10,6 +10,7 @@ from matplotlib.ticker import MaxNLocator
 from lab.figure_style import HEAT_CMAP, TITLE, integer_axis, positive
 from lab.frame_view import FrameView
 from lab.render import Panel
+from lab.render_parts import axis_sprite
 from lab.schedule import recorded_steps
 from lab.steady import SteadyLimits
 
@@ -35,11 +36,16 @@ class HeatmapPanel:
 
     def part(self) -> Panel:
         """The panel for the Blitter."""
-        return Panel([self.ax, self.cbar.ax], [self.heat])
+        return Panel([self.ax, self.cbar.ax], [self.heat, self.cbar.ax.yaxis])
 
     def key(self) -> tuple:
-        """What the static artists show."""
+        """What the static artists show (the colour bar's mesh is made anew for each range:
+        its edges round differently; its axis is a sprite)."""
         return (self.ax.get_xlim(), self.ax.get_ylim(), self.heat.get_clim())
+
+    def sprites(self) -> dict:
+        """The colour bar's axis moves between a few ranges of decades: kept per range."""
+        return axis_sprite(self.cbar.ax.yaxis)
 
     def update(self, view: FrameView, steady: SteadyLimits) -> None:
         """Show every recorded row of the run's std dL/da."""
