@@ -77,10 +77,11 @@ def dashboard_run(cfg: Config, figure, views, cold: bool = False) -> dict:
             "frames": len(sizes), "phases": phases, "bytes": sizes}
 
 
-def bench_dashboard_split(cfg: Config, repeats: int) -> dict:
+def bench_dashboard_split(cfg: Config, repeats: int, long_steps: int = 1000) -> dict:
     """The dashboard's CPU split for `cfg`: medians of `repeats` runs after a warm one, each
     drawn with the figure's kept pixels ("warm": the config shown before, as a student going
-    back to it) and without them ("cold": limits never shown before), interleaved.
+    back to it) and without them ("cold": limits never shown before), interleaved; "long":
+    `cfg` with `long_steps` steps (warm), long enough for intermediate frames.
 
     One figure serves every run, as one dashboard's does; each run gets fresh FrameViews, as a
     new config would (its theory prediction is drawn once per config).
@@ -90,11 +91,14 @@ def bench_dashboard_split(cfg: Config, repeats: int) -> dict:
 
     figure = DashboardFigure()
     dashboard_run(cfg, figure, Views())  # imports, data, the figure built once
-    warm, cold = [], []
+    warm, cold, long = [], [], []
+    longer = cfg.replace(steps=long_steps)
     for _ in range(repeats):
         cold.append(dashboard_run(cfg, figure, Views(), cold=True))
         warm.append(dashboard_run(cfg, figure, Views()))
-    return {"cold": _summary(cold), "warm": _summary(warm)}
+        long.append(dashboard_run(longer, figure, Views()))
+    return {"cold": _summary(cold), "warm": _summary(warm),
+            "long": {"steps": long_steps, **_summary(long)}}
 
 
 def _summary(runs: list[dict]) -> dict:

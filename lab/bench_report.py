@@ -80,10 +80,11 @@ def _p_frame(f: dict) -> None:
 
 
 def _p_dashboard_split(r: dict) -> None:
-    for kind in ("cold", "warm"):
+    for kind in ("cold", "warm", "long"):
         d = r[kind]
         ms = {name: f"{cost * 1000:.0f}" for name, cost in d["per_frame"].items()}
-        print(f"{'dashboard run: CPU split, ' + kind:34s} train {d['train']['median']:.2f} s, "
+        label = f"{kind} ({d['steps']} steps)" if kind == "long" else kind
+        print(f"{'dashboard run: CPU split, ' + label:34s} train {d['train']['median']:.2f} s, "
               f"draw {d['draw']['median']:.2f} s, {d['frames']['median']:.0f} frames, drawing "
               f"{d['share']['median']:.1%} (min {d['share']['min']:.1%}, max "
               f"{d['share']['max']:.1%}, n={d['share']['n']})")

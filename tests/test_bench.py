@@ -136,13 +136,15 @@ def test_dashboard_split_counts_every_frame_the_dashboard_draws(monkeypatch):
     real = DashboardScreen.draw
     monkeypatch.setattr(DashboardScreen, "draw",
                         lambda self, view: drawn.append(view.run) or real(self, view))
-    both = bench_dashboard_split(TINY.replace(steps=300), 1)
-    starts = [i for i, run in enumerate(drawn) if run.at_init]  # warm-up, cold, warm
-    assert len(starts) == 3
+    both = bench_dashboard_split(TINY.replace(steps=300), 1, long_steps=400)
+    starts = [i for i, run in enumerate(drawn) if run.at_init]  # warm-up, cold, warm, long
+    assert len(starts) == 4
     result = both["warm"]
-    runs = drawn[starts[2]:]
+    runs = drawn[starts[2]:starts[3]]
     assert result["frames"]["median"] == len(runs)
     assert both["cold"]["frames"]["median"] == starts[2] - starts[1]
+    assert both["long"]["frames"]["median"] == len(drawn) - starts[3]
+    assert drawn[-1].config.steps == both["long"]["steps"] == 400
     assert runs[0].at_init and runs[-1].finished and len(runs) > 2
     assert not any(r.finished or r.at_init for r in runs[1:-1])  # intermediate frames
     for name in ("train", "draw", "share"):
