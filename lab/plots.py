@@ -173,7 +173,7 @@ class DashboardFigure:
         for a in ax.values():
             a.tick_params(labelsize=10)
         self.parts = [self.activations, self.gradients, self.heatmap, self.losses,
-                      self.updates, self.pred, self.header]
+                      self.updates, self.pred, self.header, self.heatmap.colour_bar]
         self.blitter = Blitter(self.fig)  # new artists: nothing cached applies
         self.steady.clear()
 
