@@ -22,6 +22,7 @@ import torch
 import lab
 from lab.baselines import bare_train, graphed_bare_train, naive_train
 from lab.batched import train_many
+from lab.bench_dashboard import bench_dashboard_split
 from lab.bench_report import budget_lines, print_report
 from lab.bench_scaling import bench_scaling, scale_point  # noqa: F401  (python -m lab.bench)
 from lab.bench_timing import stats as _stats
@@ -34,10 +35,11 @@ from lab.trainer import resolve_device
 BUDGET = {
     "inspect_ms": 50, "inspect_frame_ms": 200, "default_run_s": 1.5, "overhead_x": 1.15,
     "frame_x": 3.0, "naive_x": 5.0, "batched8_x": 3.0, "cuda_default_run_s": 0.5,
+    "draw_share": 1 / 3,  # issue 18: drawing's share of a dashboard run's CPU
 }
 N_FRAMES = 10  # frames drawn in the end-to-end comparison
-SECTIONS = ("inspect", "default_run", "recording_overhead", "frame", "end_to_end", "batched",
-            "scaling", "cuda_graph")
+SECTIONS = ("inspect", "default_run", "recording_overhead", "frame", "dashboard_split",
+            "end_to_end", "batched", "scaling", "cuda_graph")
 
 
 def bench_inspect(cfg: Config, repeats: int) -> dict:
@@ -241,6 +243,7 @@ def main(argv: list[str] | None = None) -> dict:
     section("default_run", lambda: bench_default_run(cfg, reps))
     section("recording_overhead", lambda: bench_overhead(cfg, reps))
     section("frame", lambda: bench_frame(cfg, reps))
+    section("dashboard_split", lambda: bench_dashboard_split(cfg, 3 if quick else 5))
     section("end_to_end", lambda: bench_end_to_end(cfg, 1 if quick else 3))
     short = cfg.replace(steps=100) if quick else cfg
     section("batched", lambda: {"steps": short.steps, **bench_batched(

@@ -27,6 +27,10 @@ def budget_lines(r: dict, budget: dict[str, float]) -> list[dict]:
         ("sequential / batched, N=8", r["batched"]["8"]["ratio"]["median"], ">=",
          budget["batched8_x"], "x"),
     ]
+    if "dashboard_split" in r:
+        lines.append(("drawing share, dashboard run (cold)",
+                      r["dashboard_split"]["cold"]["share"]["median"], "<=", budget["draw_share"],
+                      ""))
     return [{"what": w, "value": v, "op": op, "budget": b, "unit": u,
              "met": bool(v <= b if op == "<=" else v >= b)} for w, v, op, b, u in lines]
 
@@ -75,6 +79,20 @@ def _p_frame(f: dict) -> None:
           f"mean {f['stream_frame']['mean'] * 1000:.0f} ms")
 
 
+def _p_dashboard_split(r: dict) -> None:
+    for kind in ("cold", "warm", "long"):
+        d = r[kind]
+        ms = {name: f"{cost * 1000:.0f}" for name, cost in d["per_frame"].items()}
+        label = f"{kind} ({d['steps']} steps)" if kind == "long" else kind
+        print(f"{'dashboard run: CPU split, ' + label:34s} train {d['train']['median']:.2f} s, "
+              f"draw {d['draw']['median']:.2f} s, {d['frames']['median']:.0f} frames, drawing "
+              f"{d['share']['median']:.1%} (min {d['share']['min']:.1%}, max "
+              f"{d['share']['max']:.1%}, n={d['share']['n']})")
+        print(f"{'  per frame, CPU ms':34s} " + ", ".join(f"{k} {v}" for k, v in ms.items())
+              + f"; {d['frame_bytes'] / 1024:.0f} KiB a frame (step 0: "
+              f"{d['first_frame_bytes'] / 1024:.0f} KiB)")
+
+
 def _p_end_to_end(e: dict) -> None:
     print(f"{'end to end: naive / lab':34s} {_fmt(e['ratio'], 1, 'x')}  lab "
           f"{e['lab_seconds']['median']:.2f} s, naive {e['naive_seconds']['median']:.2f} s, "
@@ -107,6 +125,6 @@ def _p_cuda_graph(g: dict) -> None:
 
 _PRINTERS: dict[str, Callable[[dict], None]] = {
     "inspect": _p_inspect, "default_run": _p_default_run, "recording_overhead": _p_overhead,
-    "frame": _p_frame, "end_to_end": _p_end_to_end, "batched": _p_batched,
-    "scaling": _p_scaling, "cuda_graph": _p_cuda_graph,
+    "frame": _p_frame, "dashboard_split": _p_dashboard_split, "end_to_end": _p_end_to_end,
+    "batched": _p_batched, "scaling": _p_scaling, "cuda_graph": _p_cuda_graph,
 }

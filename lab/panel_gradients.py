@@ -7,6 +7,7 @@ import numpy as np
 from lab.figure_style import GHOST, TITLE, decade_axis, integer_axis, legend_for, positive
 from lab.frame_view import FrameView
 from lab.render import Panel
+from lab.render_parts import axis_sprite
 from lab.steady import LegendPlacer, SteadyLimits
 
 DA, DW = "#4c72b0", "#c44e52"
@@ -50,17 +51,19 @@ class GradientPanel:
     def part(self) -> Panel:
         """The panel for the Blitter."""
         legend = [self.legend] if self.legend is not None else []
-        return Panel([self.ax], [*self.lines, self.g_dots, self.note, *legend])
+        return Panel([self.ax], [self.ax.yaxis, *self.lines, self.g_dots, self.note, *legend])
 
     def key(self) -> tuple:
-        """What the static artists show (the legend's entries re-plan the panel)."""
-        return (self.ax.get_xlim(), self.ax.get_ylim(), self._entries)
+        """What the static artists show (the legend's entries re-plan the panel; the y axis
+        is a sprite)."""
+        return (self.ax.get_xlim(), self._entries)
 
     def sprites(self) -> dict:
-        """The legend moves between a few places: its pixels are kept per place."""
+        """The legend moves between a few places and the y axis between a few decades: their
+        pixels are kept per place and per limits."""
         if self.legend is None:
-            return {}
-        return {self.legend: (self.placer.code, self._entries)}
+            return axis_sprite(self.ax.yaxis)
+        return {self.legend: (self.placer.code, self._entries), **axis_sprite(self.ax.yaxis)}
 
     def update(self, view: FrameView, steady: SteadyLimits, fresh: bool) -> None:
         """Show the run's gradient profiles; `fresh`: a new run (the legend may go anywhere)."""

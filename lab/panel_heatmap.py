@@ -10,6 +10,7 @@ from matplotlib.ticker import MaxNLocator
 from lab.figure_style import HEAT_CMAP, TITLE, integer_axis, positive
 from lab.frame_view import FrameView
 from lab.render import Panel
+from lab.render_parts import axis_sprite
 from lab.schedule import recorded_steps
 from lab.steady import SteadyLimits
 
@@ -32,14 +33,15 @@ class HeatmapPanel:
         integer_axis(ax.yaxis)
         ax.set_xlabel("step")
         ax.set_ylabel("layer")
+        self.colour_bar = ColourBar(self.cbar, self.heat)  # a Blitter panel of its own
 
     def part(self) -> Panel:
-        """The panel for the Blitter."""
-        return Panel([self.ax, self.cbar.ax], [self.heat])
+        """The panel for the Blitter (the colour bar is another: its range moves alone)."""
+        return Panel([self.ax], [self.heat])
 
     def key(self) -> tuple:
         """What the static artists show."""
-        return (self.ax.get_xlim(), self.ax.get_ylim(), self.heat.get_clim())
+        return (self.ax.get_xlim(), self.ax.get_ylim())
 
     def update(self, view: FrameView, steady: SteadyLimits) -> None:
         """Show every recorded row of the run's std dL/da."""
@@ -58,6 +60,25 @@ class HeatmapPanel:
             self.heat.set_clim(*steady.limits("clim", self.heat.get_clim(), _decades(finite)))
         else:  # nothing finite to colour: a fixed range, not the last run's
             self.heat.set_clim(-MIN_DECADES / 2, MIN_DECADES / 2)
+
+
+class ColourBar:
+    """Panel c's colour bar for the Blitter: a range of decades moves it, not the heatmap."""
+
+    def __init__(self, cbar, heat):
+        self.cbar, self.heat = cbar, heat
+
+    def part(self) -> Panel:
+        """The colour bar's Axes; its axis is a sprite."""
+        return Panel([self.cbar.ax], [self.cbar.ax.yaxis])
+
+    def key(self) -> tuple:
+        """The range: the bar's mesh is made anew for each (its edges round differently)."""
+        return self.heat.get_clim()
+
+    def sprites(self) -> dict:
+        """The bar's axis moves between a few ranges of decades: kept per range."""
+        return axis_sprite(self.cbar.ax.yaxis)
 
 
 def _decades(finite: np.ndarray) -> tuple[int, int]:

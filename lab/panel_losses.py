@@ -7,6 +7,7 @@ import numpy as np
 from lab.figure_style import GHOST, TITLE, decade_axis, integer_axis, legend_for, positive
 from lab.frame_view import FrameView
 from lab.render import Panel
+from lab.render_parts import axis_sprite
 from lab.steady import LegendPlacer, SteadyLimits
 
 ACC = "#55a868"
@@ -66,17 +67,20 @@ class LossPanel:
     def part(self) -> Panel:
         """The panel for the Blitter (the twin axes belong to it)."""
         return Panel([self.ax, self.acc_ax],
-                     [self.loss_line, self.val_line, self.loss_ghost, self.clip_marks,
-                      self.ghost_mark, self.event_line, self.event_text, self.acc_line, self.chance,
-                      self.legend])  # chance: static, it would be a layer of its own
+                     [self.ax.yaxis, self.loss_line, self.val_line, self.loss_ghost,
+                      self.clip_marks, self.ghost_mark, self.event_line, self.event_text,
+                      self.acc_line, self.chance,  # chance: static, it would be a layer
+                      self.legend])
 
     def key(self) -> tuple:
-        """What the static artists show (the legend's entries re-plan the panel)."""
-        return (self.ax.get_xlim(), self.ax.get_ylim(), self.acc_ax.get_ylim(), self._entries)
+        """What the static artists show (the legend's entries re-plan the panel; the loss
+        axis is a sprite)."""
+        return (self.ax.get_xlim(), self.acc_ax.get_ylim(), self._entries)
 
     def sprites(self) -> dict:
-        """The legend moves between a few places: its pixels are kept per place."""
-        return {self.legend: (self.placer.code, self._entries)}
+        """The legend moves between a few places and the loss axis between a few decades:
+        their pixels are kept per place and per limits."""
+        return {self.legend: (self.placer.code, self._entries), **axis_sprite(self.ax.yaxis)}
 
     def update(self, view: FrameView, steady: SteadyLimits, fresh: bool) -> None:
         """Show the run's losses and accuracy up to now."""

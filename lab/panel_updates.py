@@ -9,6 +9,7 @@ import numpy as np
 from lab.figure_style import TITLE, integer_axis, legend_for
 from lab.frame_view import FrameView
 from lab.render import Panel
+from lab.render_parts import axis_sprite
 from lab.steady import LegendPlacer, SteadyLimits
 
 
@@ -37,15 +38,17 @@ class UpdatePanel:
 
     def part(self) -> Panel:
         """The panel for the Blitter."""
-        return Panel([self.ax], [*self.lines, self.healthy, self.note, self.legend])
+        return Panel([self.ax], [self.ax.yaxis, *self.lines, self.healthy, self.note,
+                                 self.legend])
 
     def key(self) -> tuple:
-        """What the static artists show."""
-        return (self.ax.get_xlim(), self.ax.get_ylim())
+        """What the static artists show (the y axis is a sprite)."""
+        return (self.ax.get_xlim(),)
 
     def sprites(self) -> dict:
-        """The legend moves between a few places: its pixels are kept per place."""
-        return {self.legend: self.placer.code}
+        """The legend moves between a few places and the y axis between a few limits: their
+        pixels are kept per place and per limits."""
+        return {self.legend: self.placer.code, **axis_sprite(self.ax.yaxis)}
 
     def update(self, view: FrameView, steady: SteadyLimits, fresh: bool) -> None:
         """Show every recorded update:data ratio of the shown layers."""

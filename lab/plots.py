@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import textwrap
+import time
 import unicodedata
 
 import matplotlib
@@ -31,12 +32,13 @@ from lab.panel_heatmap import HeatmapPanel  # noqa: E402
 from lab.panel_losses import LossPanel  # noqa: E402
 from lab.panel_updates import UpdatePanel  # noqa: E402
 from lab.prediction_panel import PredictionPanel  # noqa: E402
-from lab.render import Blitter, Panel, encode_png, figure_png  # noqa: E402
+from lab.render import Blitter, Panel, canvas_rgba, encode_png, figure_png  # noqa: E402
 from lab.run import Run  # noqa: E402
 from lab.steady import SteadyLimits  # noqa: E402
 
 __all__ = ["DashboardFigure", "figure_png", "layer_colors", "run_colors", "shown_layers"]
 
+CPU_PHASES = ("update", "render", "encode")  # artists set in place, pixels drawn, image encoded
 VERDICT_WIDTH = 110  # characters per line of the verdict at 12 pt bold in 1280 px (a Chinese
 # character counts twice)
 log = logging.getLogger("lab.plots")
@@ -132,6 +134,7 @@ class DashboardFigure:
         self.parts: list = []  # the panel objects, in the order of `panels`
         self._last: tuple[Config, bool] | None = None  # config and finished of the last update
         self._structure: tuple | None = None
+        self.cpu = dict.fromkeys(CPU_PHASES, 0.0)  # this thread's CPU seconds per phase, summed
         self.lang = "en"  # the figure's text: "zh" only where a font has Chinese glyphs
         self.set_lang(lang)
 
@@ -170,7 +173,7 @@ class DashboardFigure:
         for a in ax.values():
             a.tick_params(labelsize=10)
         self.parts = [self.activations, self.gradients, self.heatmap, self.losses,
-                      self.updates, self.pred, self.header]
+                      self.updates, self.pred, self.header, self.heatmap.colour_bar]
         self.blitter = Blitter(self.fig)  # new artists: nothing cached applies
         self.steady.clear()
 
@@ -179,6 +182,7 @@ class DashboardFigure:
 
         `view`: the frame's FrameView if the caller made it (the dashboard shows its verdict).
         """
+        cpu = time.thread_time()
         view = view if view is not None else self.views.of(run, pinned)
         self.view = view
         cfg = run.config
@@ -201,15 +205,23 @@ class DashboardFigure:
         if self.lang != "en":
             localize(self.fig, self.lang)
         self.panels = [p.part() for p in self.parts]
+        self.cpu["update"] += time.thread_time() - cpu
 
     def png(self) -> bytes:
         """Render the figure to PNG bytes."""
+        cpu = time.thread_time()
         if not self.blit or not self.panels:
-            return figure_png(self.fig)
-        for panel, part in zip(self.panels, self.parts, strict=True):
-            panel.key = part.key()
-            panel.sprites = part.sprites() if hasattr(part, "sprites") else {}
-        return encode_png(self.blitter.render(self.panels))
+            pixels = canvas_rgba(self.fig)
+        else:
+            for panel, part in zip(self.panels, self.parts, strict=True):
+                panel.key = part.key()
+                panel.sprites = part.sprites() if hasattr(part, "sprites") else {}
+            pixels = self.blitter.render(self.panels)
+        drawn = time.thread_time()
+        png = encode_png(pixels)
+        self.cpu["render"] += drawn - cpu
+        self.cpu["encode"] += time.thread_time() - drawn
+        return png
 
     def save(self, path: str) -> None:
         """Write the figure as a PNG file."""

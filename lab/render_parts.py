@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 
 @dataclass
@@ -32,11 +34,13 @@ class Panel:
 class Layer:
     """Static artists drawn alone on a transparent canvas, kept as their non-empty pixels."""
 
-    def __init__(self, index: np.ndarray, premultiplied: np.ndarray, keep: np.ndarray):
+    def __init__(self, index: np.ndarray, premultiplied: np.ndarray, keep: np.ndarray,
+                 box: tuple[int, int, int, int] | None = None):
         self.index = index  # (n,) flat pixel indices
         self.premultiplied = premultiplied  # (n, 3) uint16: rgb * alpha
         self.keep = keep  # (n, 1) uint16: 255 - alpha
         self.size = len(index)
+        self.box = box  # (row0, row1, col0, col1) of the pixels, end excluded; None: none
 
     @classmethod
     def of(cls, artists: list[Artist], renderer: RendererAgg) -> Layer:
@@ -82,7 +86,9 @@ class Layer:
         pixels = part[rows, cols].astype(np.uint16)
         alpha = pixels[:, 3:]
         index = (rows + r0) * image.shape[1] + cols + c0
-        return cls(index, pixels[:, :3] * alpha, 255 - alpha)
+        box = (int(r0), int(r0 + rows.max() + 1), int(c0), int(c0 + cols.max() + 1)) if len(
+            rows) else None
+        return cls(index, pixels[:, :3] * alpha, 255 - alpha, box)
 
     def blend(self, flat: np.ndarray) -> None:
         """Paint the layer over `flat` ((H*W, 4) uint8, opaque), as Agg's source-over would."""
@@ -143,13 +149,30 @@ def _axes_order(ax: Axes) -> list[Artist]:
     return [ax.patch, *artists] if framed else artists
 
 
+def axis_sprite(axis: Axis) -> dict:
+    """An axis (ticks, tick labels, label) as a sprite of its panel: drawn once per view
+    interval and label, so that limits moving in steps redraw only the axis, not the panel."""
+    return {axis: (tuple(axis.get_view_interval()), axis.label.get_text())}
+
+
+def extent(artist: Artist, renderer: RendererAgg) -> Bbox | None:
+    """Display box of what `artist` paints; an Axis's own extent is empty: its tick labels and
+    label, and the Axes it rules (tick marks sit between the two)."""
+    if not isinstance(artist, Axis):
+        return artist.get_window_extent(renderer)
+    labels = artist.get_tightbbox(renderer)
+    return artist.axes.bbox if labels is None else Bbox.union([labels, artist.axes.bbox])
+
+
 def patched(artist: Artist) -> bool:
     """A text with a box drawn round it: its window extent leaves the box out."""
     return isinstance(artist, Text) and artist.get_bbox_patch() is not None
 
 
-def any_overlap(boxes: list) -> bool:
-    """Whether two of the (row0, row1, col0, col1) boxes overlap (None: no box)."""
+def any_overlap(boxes: list, first: bool = False) -> bool:
+    """Whether two of the (row0, row1, col0, col1) boxes overlap (None: no box); `first`:
+    whether the first box overlaps one of the others."""
     boxes = [b for b in boxes if b is not None]
-    return any(a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
-               for k, a in enumerate(boxes) for b in boxes[k + 1:])
+    pairs = [(boxes[0], b) for b in boxes[1:]] if first else [
+        (a, b) for k, a in enumerate(boxes) for b in boxes[k + 1:]]
+    return any(a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3] for a, b in pairs)

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lab.session")
 DRAW_EVERY = 1.0  # seconds between intermediate frames while training, at least
-DRAW_SHARE = 0.25  # of the training thread's CPU time, at most, spent on intermediate frames
+DRAW_SHARE = 0.25  # of the run's CPU (training and every frame), at most, spent drawing
 _DROPPED = object()  # what _draw returns for a frame a newer request made stale
 LangText = Callable[[str], str]  # a text that renders itself in a language ("en", "zh")
 

@@ -124,3 +124,34 @@ def test_budget_lines_compare_in_the_right_direction():
     assert met == {"inspect latency": True, "inspect + frame drawn": False, "default run": True,
                    "recording overhead": False, "frame: rebuild / update": True,
                    "naive / lab, end to end": True, "sequential / batched, N=8": False}
+
+
+def test_dashboard_split_counts_every_frame_the_dashboard_draws(monkeypatch):
+    from lab.bench_dashboard import PHASES, bench_dashboard_split
+    from lab.ui import DashboardScreen
+
+    monkeypatch.setattr("lab.session.DRAW_EVERY", 0.0)  # intermediate frames: drawing's share
+    monkeypatch.setattr("lab.session.DRAW_SHARE", 0.5)  # alone paces them
+    drawn = []  # an independent count: the Dashboard's draw, called once per frame
+    real = DashboardScreen.draw
+    monkeypatch.setattr(DashboardScreen, "draw",
+                        lambda self, view: drawn.append(view.run) or real(self, view))
+    both = bench_dashboard_split(TINY.replace(steps=300), 1, long_steps=400)
+    starts = [i for i, run in enumerate(drawn) if run.at_init]  # warm-up, cold, warm, long
+    assert len(starts) == 4
+    result = both["warm"]
+    runs = drawn[starts[2]:starts[3]]
+    assert result["frames"]["median"] == len(runs)
+    assert both["cold"]["frames"]["median"] == starts[2] - starts[1]
+    assert both["long"]["frames"]["median"] == len(drawn) - starts[3]
+    assert drawn[-1].config.steps == both["long"]["steps"] == 400
+    assert runs[0].at_init and runs[-1].finished and len(runs) > 2
+    assert not any(r.finished or r.at_init for r in runs[1:-1])  # intermediate frames
+    for name in ("train", "draw", "share"):
+        assert_timings(result[name], 1)
+    draw, train = result["draw"]["median"], result["train"]["median"]
+    assert result["share"]["median"] == pytest.approx(draw / (draw + train))
+    per_frame = result["per_frame"]
+    assert set(per_frame) == set(PHASES) and all(v > 0 for v in per_frame.values())
+    assert sum(per_frame.values()) * len(runs) == pytest.approx(draw)
+    assert result["frame_bytes"] > 10_000  # a drawn 1280 x 800 dashboard, not an empty canvas
