@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lab import trace
 from lab.cache import key
 from lab.trainer import inspect, train
 
@@ -231,13 +232,16 @@ def _train(cfg: Config, show: Show, cancel: Callable[[], bool], lead: Lead | Non
         return initial
 
     def waiting(ahead: int) -> None:
+        trace.mark("queued", ahead=ahead)
         if on_queue is not None:
             on_queue(ahead)
         publish(initial, image, ahead)
 
     slot = slots.acquire(cancel, waiting) if slots is not None else contextlib.nullcontext()
     if slot is None:  # cancelled in line
+        trace.mark("left the line")
         return initial
+    trace.mark("training", slot=getattr(slot, "index", None))
 
     def on_frame(run: Run) -> None:
         publish(run, show(run, None, None))
@@ -245,6 +249,7 @@ def _train(cfg: Config, show: Show, cancel: Callable[[], bool], lead: Lead | Non
     with slot:
         run = train(cfg, on_frame=on_frame, cancel=cancel, max_seconds=max_seconds,
                     frame_due=frame_due)
+    trace.mark("trained", status=run.status())
     if cache is not None:
         cache.put(run)  # before the lead ends: who claims next finds it there
     return run

@@ -196,3 +196,14 @@ def test_a_pooled_kernel_loads_torch_after_the_line_or_its_patience(tmp_path, mo
     assert waited == [None] and not t.is_alive()  # it gave up waiting and went on
     assert slots.busy() == 1 and slots.waiting() == 0  # without taking the student's core
     held.release()
+
+
+def test_a_line_that_does_not_move_lets_its_waiter_train_anyway(tmp_path):
+    slots = TrainingSlots(tmp_path, 1, poll=0.005, patience=0.2)
+    held = slots.acquire()  # a holder that never lets go
+    seen = []
+    slot = slots.acquire(on_wait=seen.append)
+    assert seen == [0] and slot.index == -1  # it waited, then went on without a slot
+    assert slots.busy() == 1 and slots.waiting() == 0
+    slot.release()
+    held.release()
