@@ -81,7 +81,9 @@ def bench_dashboard_split(cfg: Config, repeats: int, long_steps: int = 1000) -> 
     """The dashboard's CPU split for `cfg`: medians of `repeats` runs after a warm one, each
     drawn with the figure's kept pixels ("warm": the config shown before, as a student going
     back to it) and without them ("cold": limits never shown before), interleaved; "long":
-    `cfg` with `long_steps` steps (warm), long enough for intermediate frames.
+    `cfg` with `long_steps` steps (warm), long enough for intermediate frames; "new depth":
+    `cfg` right after a run of another depth, as after a depth slider move: the figure's
+    layout is built anew (per-layer lines, heatmap rows) and every panel drawn in full.
 
     One figure serves every run, as one dashboard's does; each run gets fresh FrameViews, as a
     new config would (its theory prediction is drawn once per config).
@@ -91,14 +93,17 @@ def bench_dashboard_split(cfg: Config, repeats: int, long_steps: int = 1000) -> 
 
     figure = DashboardFigure()
     dashboard_run(cfg, figure, Views())  # imports, data, the figure built once
-    warm, cold, long = [], [], []
+    warm, cold, long, new_depth = [], [], [], []
     longer = cfg.replace(steps=long_steps)
+    other = cfg.replace(depth=cfg.depth + 2)
     for _ in range(repeats):
         cold.append(dashboard_run(cfg, figure, Views(), cold=True))
         warm.append(dashboard_run(cfg, figure, Views()))
         long.append(dashboard_run(longer, figure, Views()))
+        dashboard_run(other, figure, Views())
+        new_depth.append(dashboard_run(cfg, figure, Views()))
     return {"cold": _summary(cold), "warm": _summary(warm),
-            "long": {"steps": long_steps, **_summary(long)}}
+            "long": {"steps": long_steps, **_summary(long)}, "new depth": _summary(new_depth)}
 
 
 def _summary(runs: list[dict]) -> dict:

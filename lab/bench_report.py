@@ -80,7 +80,9 @@ def _p_frame(f: dict) -> None:
 
 
 def _p_dashboard_split(r: dict) -> None:
-    for kind in ("cold", "warm", "long"):
+    for kind in ("cold", "warm", "long", "new depth"):
+        if kind not in r:
+            continue
         d = r[kind]
         ms = {name: f"{cost * 1000:.0f}" for name, cost in d["per_frame"].items()}
         label = f"{kind} ({d['steps']} steps)" if kind == "long" else kind

@@ -137,14 +137,17 @@ def test_dashboard_split_counts_every_frame_the_dashboard_draws(monkeypatch):
     monkeypatch.setattr(DashboardScreen, "draw",
                         lambda self, view: drawn.append(view.run) or real(self, view))
     both = bench_dashboard_split(TINY.replace(steps=300), 1, long_steps=400)
-    starts = [i for i, run in enumerate(drawn) if run.at_init]  # warm-up, cold, warm, long
-    assert len(starts) == 4
+    # warm-up, cold, warm, long, another depth, new depth
+    starts = [i for i, run in enumerate(drawn) if run.at_init]
+    assert len(starts) == 6
     result = both["warm"]
     runs = drawn[starts[2]:starts[3]]
     assert result["frames"]["median"] == len(runs)
     assert both["cold"]["frames"]["median"] == starts[2] - starts[1]
-    assert both["long"]["frames"]["median"] == len(drawn) - starts[3]
-    assert drawn[-1].config.steps == both["long"]["steps"] == 400
+    assert both["long"]["frames"]["median"] == starts[4] - starts[3]
+    assert drawn[starts[4] - 1].config.steps == both["long"]["steps"] == 400
+    assert drawn[starts[4]].config.depth != drawn[starts[5]].config.depth == TINY.depth
+    assert both["new depth"]["frames"]["median"] == len(drawn) - starts[5]
     assert runs[0].at_init and runs[-1].finished and len(runs) > 2
     assert not any(r.finished or r.at_init for r in runs[1:-1])  # intermediate frames
     for name in ("train", "draw", "share"):
