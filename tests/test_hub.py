@@ -165,7 +165,10 @@ def test_a_students_server_stops_cleanly_on_the_hubs_sigint(under_hub):
     import signal
     import subprocess
 
+    # Python's own SIGINT handler first, as in a terminal: a process started in the background
+    # (a CI runner, `cmd &`) inherits SIGINT ignored, and would then survive it either way
     script = ("import os, signal, time; from traitlets.config.loader import PyFileConfigLoader; "
+              "signal.signal(signal.SIGINT, signal.default_int_handler); "
               f"PyFileConfigLoader('jupyter_server_config.py', path={str(CONFIG)!r}).load_config();"
               " os.kill(os.getpid(), signal.SIGINT); time.sleep(5)")
     env = {k: v for k, v in os.environ.items() if k != "JUPYTERHUB_SERVICE_URL"}
