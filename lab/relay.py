@@ -19,8 +19,6 @@ student's first figure of a change waits behind other students' trainings.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import logging
 import os
 import pickle
@@ -32,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from lab import trace
 from lab.cache import key
+from lab.slots import try_lock
 from lab.trainer import inspect, train
 
 if TYPE_CHECKING:
@@ -62,16 +61,6 @@ class Published:
     def final(self) -> bool:
         """The leader's finished Run (a time-limited one included): nothing more will come."""
         return self.run.finished and not self.run.cancelled and not self.run.at_init
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError as e:
-        if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-            return False
-        raise
 
 
 class Lead:
@@ -120,7 +109,7 @@ class Relay:
         reads a previous leader's final frame of this config shows a true result of it.
         """
         fd = os.open(self.folder / f"{name}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        if not _try_lock(fd):
+        if not try_lock(fd):
             os.close(fd)
             return None
         self._sweep()
@@ -293,6 +282,6 @@ def _vacant(relay: Relay, name: str) -> bool:
     except FileNotFoundError:
         return True
     try:
-        return _try_lock(fd)  # closing drops the probe lock again
+        return try_lock(fd)  # closing drops the probe lock again
     finally:
         os.close(fd)

@@ -54,7 +54,8 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def _try_lock(fd: int) -> bool:
+def try_lock(fd: int) -> bool:
+    """Take `fd`'s exclusive flock if nobody holds it; False if somebody does."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return True
@@ -152,7 +153,7 @@ class TrainingSlots:
         for i in range(self.count):
             fd = self._open_slot(i)
             try:
-                if not _try_lock(fd):
+                if not try_lock(fd):
                     held += 1
             finally:
                 os.close(fd)
@@ -190,7 +191,7 @@ class TrainingSlots:
         except FileNotFoundError:
             return False
         try:
-            if not _try_lock(fd):
+            if not try_lock(fd):
                 return True
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.line / name)
@@ -214,7 +215,7 @@ class TrainingSlots:
         free: list[tuple[int, int]] = []
         for i in range(self.count):
             fd = self._open_slot(i)
-            if _try_lock(fd):
+            if try_lock(fd):
                 free.append((fd, i))
                 if len(free) > ahead:
                     break

@@ -1,5 +1,6 @@
 """Relay: kernels that ask for one config at once train it once; a leader that stops hands over."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -73,17 +74,32 @@ def _gated_train(monkeypatch):
     return gate, trained
 
 
-def test_two_sessions_asking_for_one_config_train_it_once_and_draw_once(tmp_path, monkeypatch):
-    gate, trained = _gated_train(monkeypatch)
-    a, b = Screen(), Screen()
-    caches = [ResultCache(tmp_path / "cache") for _ in range(2)]  # two kernels, one folder
+@contextlib.contextmanager
+def _two_kernels(folder, gate, a: Screen, b: Screen):
+    """Sessions of two kernels sharing one cache folder; a leads FAST (held by `gate`), b then
+    asks for it too and follows: b has shown a's step 0."""
+    caches = [ResultCache(folder) for _ in range(2)]
     sa = TrainingSession(a, Limits(), caches[0], slots=None)
     sb = TrainingSession(b, Limits(), caches[1], slots=None)
     try:
         sa.request(FAST)
-        assert _until(lambda: len(trained) == 1)  # a leads: step 0 drawn, now training
+        assert _until(lambda: len(a.drawn) == 1)  # a leads: step 0 drawn, now training
         sb.request(FAST)
-        assert _until(lambda: len(b.frames) == 1)  # b follows: a's step 0, not drawn again
+        assert _until(lambda: len(b.frames) == 1)  # b follows
+        yield sa, sb, caches[0]
+    finally:
+        gate.set()
+        for s in (sa, sb):
+            s.close()
+        for c in caches:
+            c.close()
+
+
+def test_two_sessions_asking_for_one_config_train_it_once_and_draw_once(tmp_path, monkeypatch):
+    gate, trained = _gated_train(monkeypatch)
+    a, b = Screen(), Screen()
+    with _two_kernels(tmp_path / "cache", gate, a, b) as (sa, sb, _):
+        assert b.drawn == [] and b.images == [(FAST, 1, True)]  # a's step 0, not drawn again
         gate.set()
         assert sa.wait(120) and sb.wait(120)
         assert len(trained) == 1  # trained once, for both
@@ -92,53 +108,26 @@ def test_two_sessions_asking_for_one_config_train_it_once_and_draw_once(tmp_path
         np.testing.assert_array_equal(ra.loss, rb.loss)
         np.testing.assert_array_equal(ra.grad_norm, rb.grad_norm)
         assert b.drawn == []  # every image b showed was a's
-        assert b.images and set(b.images) <= set(a.drawn)
-        assert b.images[0] == (FAST, 1, True) and b.images[-1] == a.drawn[-1]
+        assert b.images and set(b.images) <= set(a.drawn) and b.images[-1] == a.drawn[-1]
         assert "shared training" in b.statuses[-1] and "finished 30 steps" in b.statuses[-1]
         assert "shared training" not in a.statuses[-1]
-    finally:
-        gate.set()
-        for s in (sa, sb):
-            s.close()
-        for c in caches:
-            c.close()
 
 
 def test_a_follower_with_another_figure_draws_the_leaders_runs_itself(tmp_path, monkeypatch):
     gate, trained = _gated_train(monkeypatch)
     a, b = Screen("figure in English"), Screen("figure in Chinese")
-    caches = [ResultCache(tmp_path / "cache") for _ in range(2)]
-    sa = TrainingSession(a, Limits(), caches[0], slots=None)
-    sb = TrainingSession(b, Limits(), caches[1], slots=None)
-    try:
-        sa.request(FAST)
-        assert _until(lambda: len(trained) == 1)
-        sb.request(FAST)
-        assert _until(lambda: len(b.frames) == 1)
+    with _two_kernels(tmp_path / "cache", gate, a, b) as (sa, sb, _):
         gate.set()
         assert sa.wait(120) and sb.wait(120)
         assert len(trained) == 1
         assert b.drawn[0] == (FAST, 1, True) and b.drawn[-1] == a.drawn[-1]  # same Runs drawn
-    finally:
-        gate.set()
-        for s in (sa, sb):
-            s.close()
-        for c in caches:
-            c.close()
 
 
 def test_when_the_leader_moves_on_its_follower_trains_the_config(tmp_path, monkeypatch):
     gate, trained = _gated_train(monkeypatch)
     a, b = Screen(), Screen()
-    caches = [ResultCache(tmp_path / "cache") for _ in range(2)]
-    sa = TrainingSession(a, Limits(), caches[0], slots=None)
-    sb = TrainingSession(b, Limits(), caches[1], slots=None)
     other = FAST.replace(depth=3)
-    try:
-        sa.request(FAST)
-        assert _until(lambda: len(trained) == 1)
-        sb.request(FAST)
-        assert _until(lambda: len(b.frames) == 1)
+    with _two_kernels(tmp_path / "cache", gate, a, b) as (sa, sb, cache):
         sa.request(other)  # a's student moves on: its FAST training is cancelled
         gate.set()
         assert sa.wait(120) and sb.wait(120)
@@ -147,13 +136,7 @@ def test_when_the_leader_moves_on_its_follower_trains_the_config(tmp_path, monke
         assert final.config == FAST and final.finished and not final.cancelled
         assert "shared training" not in b.statuses[-1]  # b trained it itself
         assert a.frames[-1].run.config == other
-        assert caches[0].get(FAST) is not None  # stored by b, for everyone
-    finally:
-        gate.set()
-        for s in (sa, sb):
-            s.close()
-        for c in caches:
-            c.close()
+        assert cache.get(FAST) is not None  # stored by b, for everyone
 
 
 def test_a_queued_training_says_how_many_are_ahead_and_step_0_does_not_wait(tmp_path):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import psutil
-from load_clients import Session, Target
+from load_clients import Session, Target, stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 HUB_CONFIG = "config/jupyterhub_config.py"
@@ -229,21 +228,5 @@ class Hub:
         """SIGTERM the hub (it stops the servers and the proxy), then SIGKILL what is left."""
         if self.proc is None:
             return
-        family = self.family()[1:]  # students' servers and kernels run in sessions of their own
-        for sig, wait in ((signal.SIGTERM, self.term_wait), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        _, alive = psutil.wait_procs(family, timeout=10)
-        for p in alive:
-            try:
-                p.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(alive, timeout=5)
+        # students' servers and kernels run in sessions of their own
+        stop_group(self.proc, self.family()[1:], self.term_wait)

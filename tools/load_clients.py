@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import time
 import uuid
@@ -434,3 +435,30 @@ async def _drive(ws, widgets: _Widgets, s: Session, t0: float, args, client: str
                            f"end of training for depth {depth}"):
             return
         s.change_to_finished_s.append(time.perf_counter() - t1)
+
+
+def stop_group(proc, family: list, term_wait: float) -> None:
+    """SIGTERM `proc`'s process group, then SIGKILL it, then whatever of `family` is left
+    (processes that run in sessions of their own: kernels, students' servers)."""
+    import signal
+    import subprocess
+
+    import psutil
+
+    for sig, wait in ((signal.SIGTERM, term_wait), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    _, alive = psutil.wait_procs(family, timeout=10)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import hub as jhub
 import psutil
-from load_clients import Session, browser_sessions, ws_sessions
+from load_clients import Session, browser_sessions, stop_group, ws_sessions
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "notebooks/dashboard.ipynb"
@@ -175,23 +175,8 @@ class Server:
 
     def stop(self) -> None:
         """SIGTERM Voila's process group, then SIGKILL whatever is left, kernels included."""
-        if self.proc is None:
-            return
-        family = self.family()[1:]
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        _, alive = psutil.wait_procs(family, timeout=10)
-        for p in alive:
-            _try(p.kill)
-        psutil.wait_procs(alive, timeout=5)
+        if self.proc is not None:
+            stop_group(self.proc, self.family()[1:], 15)
 
 
 def _try(fn, *args):
