@@ -185,10 +185,10 @@ class TrainingSession:
     # two trainings at once) and draws frames itself: a second drawing thread would fight the
     # trainer for the GIL (measured: 8.0 s instead of 4.4 s to the final frame of the default run).
     def _handle(self, generation: int, cfg: Config) -> None:
-        trace.mark("request", generation=generation, depth=cfg.depth)
+        trace.mark("worker request", generation=generation, depth=cfg.depth)
         try:
             self._train(generation, cfg)
-            trace.mark("handled", generation=generation, newer=self.worker.cancelled(generation))
+            trace.mark("worker done", generation=generation)
         except Exception as e:  # noqa: BLE001 - shown in the message line, logged in full
             if self.worker.cancelled(generation):  # a config already replaced: no news for the
                 log.warning("error in an abandoned training", exc_info=e)  # one shown now

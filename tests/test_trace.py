@@ -68,6 +68,9 @@ def test_threads_write_whole_lines_and_read_sorts_and_skips_a_cut_line(tmp_path,
     assert [r["t"] for r in records] == sorted(json.loads(x)["t"] for x in lines[:400])
 
 
+SESSION = {"worker request", "queued", "training", "trained", "worker done"}
+
+
 def test_a_control_move_marks_each_step_of_the_dashboard_in_order(tmp_path, monkeypatch):
     file = tmp_path / "trace.jsonl"
     monkeypatch.setenv(trace.ENV, str(file))
@@ -85,6 +88,13 @@ def test_a_control_move_marks_each_step_of_the_dashboard_in_order(tmp_path, monk
     assert [r["event"] for r in caller] == ["control", "handled"]
     assert caller[0]["field"] == "depth" and caller[0]["value"] == 5
     worker = [r for r in records if r["thread"] == "lab-trainer"]
+    # the session's own marks: the request, the training once it has a core, its end
+    session = [r["event"] for r in worker if r["event"] in SESSION]
+    assert session == ["worker request", "training", "trained", "worker done"]
+    events = [r["event"] for r in worker]
+    assert events[0] == "worker request" and events[-1] == "worker done"
+    assert events.index("training") > events.index("shown")  # step 0 shown before training
+    worker = [r for r in worker if r["event"] not in SESSION]
     steps = [r["event"] for r in worker]
     per_frame = ["draw", "drawn", "encoded", "sent", "shown"]
     assert steps[:2] == ["inspect", "inspected"]  # lab.inspect, then its frame
