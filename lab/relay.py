@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from lab import trace
 from lab.cache import key
-from lab.slots import try_lock
+from lab.slots import Held, try_lock
 from lab.trainer import inspect, train
 
 if TYPE_CHECKING:
@@ -63,11 +63,13 @@ class Published:
         return self.run.finished and not self.run.cancelled and not self.run.at_init
 
 
-class Lead:
-    """This process leads a config: it trains it and publishes every frame it draws."""
+class Lead(Held):
+    """This process leads a config: it trains it and publishes every frame it draws; releasing
+    it lets the next claimant or follower take over."""
 
     def __init__(self, relay: Relay, name: str, fd: int):
-        self.relay, self.name, self._fd, self.seq = relay, name, fd, 0
+        super().__init__(fd)
+        self.relay, self.name, self.seq = relay, name, 0
 
     def publish(self, run: Run, image: bytes | None = None, signature: Hashable | None = None,
                 ahead: int | None = None) -> None:
@@ -75,18 +77,6 @@ class Lead:
         self.seq += 1
         images = {signature: image} if image is not None and signature is not None else {}
         self.relay.write(self.name, Published(run, images, ahead, self.seq))
-
-    def release(self) -> None:
-        """End the lead (idempotent): the next claimant or follower takes over."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> Lead:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
 
 
 class Relay:
@@ -169,7 +159,7 @@ def train_shared(cfg: Config, show: Show, cancel: Callable[[], bool], *,
     tells how many wait before this one. Returns the last Run shown (None if cancelled first).
     """
     relay = Relay.beside(cache) if cache is not None else None
-    name = key(cfg)
+    name = key(cfg) if relay is not None else ""  # the relay's file names; no relay, no name
     hit = cache.get(cfg) if cache is not None else None
     if hit is not None:
         published = relay.read(name, only_new=False) if relay is not None else None

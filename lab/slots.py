@@ -65,23 +65,31 @@ def try_lock(fd: int) -> bool:
         raise
 
 
-class Slot:
-    """A held training slot; `release()` (or leaving the `with`) frees it for the next."""
+class Held:
+    """A flock held through an open file; `release()` (or leaving the `with`) drops it."""
 
-    def __init__(self, fd: int | None, index: int):
-        self._fd, self.index = fd, index
+    def __init__(self, fd: int | None):
+        self._fd = fd
 
     def release(self) -> None:
-        """Free the slot (idempotent)."""
+        """Drop the lock (idempotent)."""
         if self._fd is not None:
             os.close(self._fd)  # closing the only descriptor drops its flock
             self._fd = None
 
-    def __enter__(self) -> Slot:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+class Slot(Held):
+    """A held training slot; releasing it frees it for the next in line."""
+
+    def __init__(self, fd: int | None, index: int):
+        super().__init__(fd)
+        self.index = index
 
 
 class TrainingSlots:

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import pytest
 from jupyter_server.serverapp import ServerApp
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
+from test_loadtest import _recipe
 from traitlets.config.loader import PyFileConfigLoader
 from voila.configuration import VoilaConfiguration
 from voila.execute import VoilaExecutor
@@ -230,18 +231,6 @@ def test_a_legacy_protocol_websocket_is_refused_on_a_students_server(server_app)
 
 
 # ---------------------------------------------------------------- the load test's hub
-
-
-def _recipe(target: str) -> tuple[str, str]:
-    """(prerequisites, recipe) of a Makefile target, continuation lines joined."""
-    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
-    head, body = text.split(f"\n{target}:", 1)[1].split("\n", 1)
-    lines = []
-    for line in body.splitlines():
-        if not line.startswith("\t"):
-            break
-        lines.append(line.strip())
-    return head, " ".join(lines)
 
 
 def test_the_load_test_starts_the_hub_as_make_hub_does(tools):

@@ -212,6 +212,15 @@ def _start(role: str, folder: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, text=True)
 
 
+def _end(*procs) -> None:
+    """Kill whichever of these child processes still runs, and reap them."""
+    for p in procs:
+        if p is not None and p.poll() is None:
+            p.kill()
+        if p is not None:
+            p.wait(10)
+
+
 def _read_until(proc: subprocess.Popen, prefix: str, lines: list) -> str:
     for line in proc.stdout:
         lines.append(line.strip())
@@ -239,11 +248,7 @@ def test_two_processes_asking_for_one_config_train_it_once(tmp_path):
         assert final_lead[0].split()[-1] == final_follow[0].split()[-1]  # the same loss curve
         assert follow_lines[-1] == lead_lines[-1] == "DONE True"
     finally:
-        for p in (leader, follower):
-            if p is not None and p.poll() is None:
-                p.kill()
-            if p is not None:
-                p.wait(10)
+        _end(leader, follower)
 
 
 def test_a_leader_that_dies_hands_the_config_to_its_follower(tmp_path):
@@ -262,8 +267,4 @@ def test_a_leader_that_dies_hands_the_config_to_its_follower(tmp_path):
         assert final.startswith("FRAME None 30 False True")
         assert ResultCache(tmp_path / "cache").get(FAST) is not None
     finally:
-        for p in (leader, follower):
-            if p is not None and p.poll() is None:
-                p.kill()
-            if p is not None:
-                p.wait(10)
+        _end(leader, follower)

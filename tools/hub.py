@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import psutil
-from load_clients import Session, Target, stop_group
+from load_clients import Session, Target, family_of, stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 HUB_CONFIG = "config/jupyterhub_config.py"
@@ -206,11 +206,7 @@ class Hub:
 
     def family(self) -> list[psutil.Process]:
         """The hub and everything it started: the proxy, students' servers and their kernels."""
-        try:
-            root = psutil.Process(self.proc.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
+        return family_of(self.proc)
 
     @staticmethod
     def role(p: psutil.Process) -> str:

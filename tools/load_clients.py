@@ -437,6 +437,17 @@ async def _drive(ws, widgets: _Widgets, s: Session, t0: float, args, client: str
         s.change_to_finished_s.append(time.perf_counter() - t1)
 
 
+def family_of(proc) -> list:
+    """`proc` and every process it started, its children's own sessions included."""
+    import psutil
+
+    try:
+        root = psutil.Process(proc.pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
 def stop_group(proc, family: list, term_wait: float) -> None:
     """SIGTERM `proc`'s process group, then SIGKILL it, then whatever of `family` is left
     (processes that run in sessions of their own: kernels, students' servers)."""

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import hub as jhub
 import psutil
-from load_clients import Session, browser_sessions, stop_group, ws_sessions
+from load_clients import Session, browser_sessions, family_of, stop_group, ws_sessions
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "notebooks/dashboard.ipynb"
@@ -164,11 +164,7 @@ class Server:
 
     def family(self) -> list[psutil.Process]:
         """Voila and everything it started (kernels run in sessions of their own)."""
-        try:
-            root = psutil.Process(self.proc.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
+        return family_of(self.proc)
 
     def kernel_ids(self) -> list[str]:
         return re.findall(r"Kernel started: ([0-9a-f-]{36})", self.log())
